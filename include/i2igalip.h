@@ -1,0 +1,378 @@
+/*
+ * libi2igalip -- unsupervised medical image-to-image translation (I2I-Galip).
+ *
+ * This header is the whole contract of the library: every public type,
+ * function and constant is declared here and nowhere else.
+ *
+ * Conventions
+ *  - Every fallible call returns an i2ig_status. I2IG_OK is 0; the other
+ *    values are pinned and never renumbered. i2ig_status_string() names a
+ *    status; i2ig_last_error() gives the detail of the last failure on the
+ *    calling thread ("weights.i2ig: tensor 'x': shape 1x32x3x3 expected ...").
+ *  - Objects are opaque handles created by *_create / *_load / *_open and
+ *    released by the matching *_free. Every *_free accepts NULL.
+ *  - No public struct is passed by value. Option structs start with a
+ *    struct_size field so that they can grow without breaking the ABI.
+ *  - Thread model: a handle is used by one thread at a time; different
+ *    handles are independent and may be used concurrently. The library has
+ *    no mutable global state; the last-error message is thread-local.
+ *  - The library never prints, never exits and never aborts on user input.
+ *
+ * Copyright 2026 the libi2igalip authors. SPDX-License-Identifier: Apache-2.0
+ */
+#ifndef I2IGALIP_H
+#define I2IGALIP_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* ------------------------------------------------------------------------ */
+/* Export and version                                                         */
+/* ------------------------------------------------------------------------ */
+
+#if defined(I2IG_BUILDING_LIBRARY) && defined(__GNUC__)
+#define I2IG_API __attribute__((visibility("default")))
+#else
+#define I2IG_API
+#endif
+
+#define I2IG_VERSION_MAJOR 0
+#define I2IG_VERSION_MINOR 1
+#define I2IG_VERSION_PATCH 0
+/** MAJOR*10000 + MINOR*100 + PATCH, as returned by i2ig_version(). */
+#define I2IG_VERSION_NUMBER \
+    (I2IG_VERSION_MAJOR * 10000 + I2IG_VERSION_MINOR * 100 + I2IG_VERSION_PATCH)
+
+/** Runtime version of the loaded library (compare with I2IG_VERSION_NUMBER). */
+I2IG_API unsigned i2ig_version(void);
+/** Runtime version as "MAJOR.MINOR.PATCH". Static storage; never NULL. */
+I2IG_API const char *i2ig_version_string(void);
+
+/** Optional parts compiled into this build, see i2ig_build_features(). */
+#define I2IG_FEATURE_TRAINING 0x1u
+/** Bit set of I2IG_FEATURE_* available in the loaded library. */
+I2IG_API unsigned i2ig_build_features(void);
+
+/* ------------------------------------------------------------------------ */
+/* Status codes (values pinned; new codes are only ever appended)            */
+/* ------------------------------------------------------------------------ */
+
+typedef enum i2ig_status {
+    I2IG_OK = 0,
+    I2IG_ERR_INVALID_ARGUMENT = 1, /**< NULL handle, bad enum, bad size...   */
+    I2IG_ERR_OUT_OF_MEMORY = 2,    /**< an allocation failed                 */
+    I2IG_ERR_IO = 3,               /**< open/read/write/fsync/rename failed  */
+    I2IG_ERR_BAD_MAGIC = 4,        /**< not a weight file                    */
+    I2IG_ERR_VERSION = 5,          /**< format version newer than supported  */
+    I2IG_ERR_TRUNCATED = 6,        /**< file shorter than its header says    */
+    I2IG_ERR_OUT_OF_RANGE = 7,     /**< offset or size outside the file      */
+    I2IG_ERR_OVERLAP = 8,          /**< two tensors share bytes              */
+    I2IG_ERR_DUPLICATE = 9,        /**< duplicate tensor or metadata name    */
+    I2IG_ERR_ALIGNMENT = 10,       /**< tensor data not aligned as required  */
+    I2IG_ERR_DIMENSIONS = 11,      /**< absurd dimensions or size overflow   */
+    I2IG_ERR_DTYPE = 12,           /**< unknown or unsupported element type  */
+    I2IG_ERR_CHECKSUM = 13,        /**< checksum mismatch                    */
+    I2IG_ERR_MISSING_TENSOR = 14,  /**< a required tensor is absent          */
+    I2IG_ERR_SHAPE = 15,           /**< a tensor or buffer has the wrong shape */
+    I2IG_ERR_METADATA = 16,        /**< metadata missing, mistyped, malformed */
+    I2IG_ERR_IMAGE_FORMAT = 17,    /**< corrupt or undecodable image file    */
+    I2IG_ERR_UNSUPPORTED = 18,     /**< valid input of a kind not supported  */
+    I2IG_ERR_TOO_LARGE = 19,       /**< exceeds a configured size limit      */
+    I2IG_ERR_NOT_FINITE = 20,      /**< NaN or infinity where not allowed    */
+    I2IG_ERR_UNKNOWN_DOMAIN = 21,  /**< domain name not in the model         */
+    I2IG_ERR_TEXT = 22,            /**< invalid UTF-8 or prompt too long     */
+    I2IG_ERR_MODEL_MISMATCH = 23,  /**< files that do not belong together    */
+    I2IG_ERR_BACKEND = 24,         /**< the compute backend (oneDNN) failed  */
+    I2IG_ERR_CANCELLED = 25,       /**< stopped by the caller's cancel flag  */
+    I2IG_ERR_NOT_BUILT = 26,       /**< feature not compiled into this build */
+    I2IG_ERR_INTERNAL = 27         /**< a bug in the library: please report  */
+} i2ig_status;
+
+/** Stable English name of a status ("checksum mismatch"). Never NULL. */
+I2IG_API const char *i2ig_status_string(i2ig_status status);
+
+/**
+ * Detail message of the most recent failing call made on this thread, or ""
+ * if none failed yet. The text stays valid until the next failing call on
+ * the same thread.
+ */
+I2IG_API const char *i2ig_last_error(void);
+
+/* ------------------------------------------------------------------------ */
+/* Element types                                                              */
+/* ------------------------------------------------------------------------ */
+
+/** Element types of tensors (f32, f16, bf16) and of image pixels
+ *  (u8, u16, i16, f32). Values pinned. */
+typedef enum i2ig_dtype {
+    I2IG_DTYPE_F32 = 1,
+    I2IG_DTYPE_F16 = 2,
+    I2IG_DTYPE_BF16 = 3,
+    I2IG_DTYPE_U8 = 4,
+    I2IG_DTYPE_U16 = 5,
+    I2IG_DTYPE_I16 = 6
+} i2ig_dtype;
+
+/** Size in bytes of one element of dtype, 0 for an unknown dtype. */
+I2IG_API size_t i2ig_dtype_size(i2ig_dtype dtype);
+/** Short name ("f32", "u16", ...), "?" for an unknown dtype. */
+I2IG_API const char *i2ig_dtype_name(i2ig_dtype dtype);
+
+/* ------------------------------------------------------------------------ */
+/* Weight files (.i2ig): reader                                               */
+/* ------------------------------------------------------------------------ */
+
+/** An open weight file: validated header, metadata and tensor table, with
+ *  the tensor data memory-mapped. Read-only; safe to share between threads
+ *  once opened. */
+typedef struct i2ig_weights i2ig_weights;
+
+/** Highest weight-file format version this library reads and writes. */
+#define I2IG_WEIGHTS_FORMAT_VERSION 1
+/** Maximum number of dimensions of a stored tensor. */
+#define I2IG_MAX_DIMS 8
+
+/** Flags for i2ig_weights_open(). */
+#define I2IG_OPEN_VERIFY_ALL 0x1u /**< check every tensor checksum at open */
+
+/**
+ * Opens and validates a weight file. The header, metadata and tensor table
+ * are fully checked (magic, version, sizes, ranges, overlaps, alignment,
+ * names, dtypes, header checksum) before any tensor data is touched; tensor
+ * checksums are checked on first access of each tensor, or all at open with
+ * I2IG_OPEN_VERIFY_ALL.
+ */
+I2IG_API i2ig_status i2ig_weights_open(const char *path, unsigned flags,
+                                       i2ig_weights **out);
+I2IG_API void i2ig_weights_free(i2ig_weights *weights);
+
+/** Checks the checksum of every tensor. */
+I2IG_API i2ig_status i2ig_weights_verify(i2ig_weights *weights);
+
+/** Format version of the open file. */
+I2IG_API uint32_t i2ig_weights_format_version(const i2ig_weights *weights);
+
+/** Description of one stored tensor. Set struct_size before the call. */
+typedef struct i2ig_tensor_info {
+    size_t struct_size;       /**< sizeof(i2ig_tensor_info), set by caller */
+    const char *name;         /**< NUL-terminated, owned by the handle     */
+    i2ig_dtype dtype;
+    uint32_t ndim;
+    uint64_t shape[I2IG_MAX_DIMS];
+    uint64_t offset;          /**< byte offset from the start of the file  */
+    uint64_t nbytes;
+    uint32_t crc32;           /**< CRC-32 (zlib) of the stored bytes        */
+} i2ig_tensor_info;
+
+I2IG_API size_t i2ig_weights_tensor_count(const i2ig_weights *weights);
+I2IG_API i2ig_status i2ig_weights_tensor_info(const i2ig_weights *weights,
+                                              size_t index,
+                                              i2ig_tensor_info *info);
+/** Index of the tensor called name; I2IG_ERR_MISSING_TENSOR if absent. */
+I2IG_API i2ig_status i2ig_weights_find(const i2ig_weights *weights,
+                                       const char *name, size_t *index);
+/**
+ * Pointer to the stored bytes of a tensor (little-endian, row-major, in its
+ * stored dtype), valid until i2ig_weights_free(). The tensor checksum is
+ * verified on the first call for each tensor.
+ */
+I2IG_API i2ig_status i2ig_weights_tensor_data(i2ig_weights *weights,
+                                              size_t index, const void **data);
+/**
+ * Copies the tensor called name into dst as f32 (converting f16/bf16),
+ * after checking that its shape is exactly shape[0..ndim-1].
+ * I2IG_ERR_MISSING_TENSOR / I2IG_ERR_SHAPE name the tensor and both shapes.
+ */
+I2IG_API i2ig_status i2ig_weights_read_f32(i2ig_weights *weights,
+                                           const char *name, uint32_t ndim,
+                                           const uint64_t *shape, float *dst);
+
+/** Types of metadata values. Values pinned. */
+typedef enum i2ig_meta_type {
+    I2IG_META_INT = 1,          /**< int64                                  */
+    I2IG_META_FLOAT = 2,        /**< float64                                */
+    I2IG_META_STRING = 3,       /**< UTF-8 string                           */
+    I2IG_META_INT_ARRAY = 4,    /**< int64[]                                */
+    I2IG_META_FLOAT_ARRAY = 5,  /**< float64[]                              */
+    I2IG_META_STRING_ARRAY = 6  /**< UTF-8 string[]                         */
+} i2ig_meta_type;
+
+I2IG_API size_t i2ig_weights_meta_count(const i2ig_weights *weights);
+/** Key and type of the index-th metadata entry (file order). */
+I2IG_API i2ig_status i2ig_weights_meta_entry(const i2ig_weights *weights,
+                                             size_t index, const char **key,
+                                             i2ig_meta_type *type);
+/** Typed getters; I2IG_ERR_METADATA if the key is absent or of another
+ *  type. Returned pointers are owned by the handle. */
+I2IG_API i2ig_status i2ig_weights_meta_int(const i2ig_weights *weights,
+                                           const char *key, int64_t *value);
+I2IG_API i2ig_status i2ig_weights_meta_float(const i2ig_weights *weights,
+                                             const char *key, double *value);
+I2IG_API i2ig_status i2ig_weights_meta_string(const i2ig_weights *weights,
+                                              const char *key,
+                                              const char **value);
+I2IG_API i2ig_status i2ig_weights_meta_int_array(const i2ig_weights *weights,
+                                                 const char *key,
+                                                 const int64_t **values,
+                                                 size_t *count);
+I2IG_API i2ig_status i2ig_weights_meta_float_array(
+    const i2ig_weights *weights, const char *key, const double **values,
+    size_t *count);
+I2IG_API i2ig_status i2ig_weights_meta_string_array(
+    const i2ig_weights *weights, const char *key,
+    const char *const **values, size_t *count);
+
+/* ------------------------------------------------------------------------ */
+/* Weight files (.i2ig): writer                                               */
+/* ------------------------------------------------------------------------ */
+
+/** Collects metadata and tensors, then writes a file atomically: to a
+ *  temporary file in the same folder, fsync, rename, fsync of the folder.
+ *  A crash never leaves a partial file under the final name. */
+typedef struct i2ig_weights_writer i2ig_weights_writer;
+
+I2IG_API i2ig_status i2ig_weights_writer_create(i2ig_weights_writer **out);
+I2IG_API void i2ig_weights_writer_free(i2ig_weights_writer *writer);
+
+I2IG_API i2ig_status i2ig_weights_writer_set_int(i2ig_weights_writer *writer,
+                                                 const char *key,
+                                                 int64_t value);
+I2IG_API i2ig_status i2ig_weights_writer_set_float(
+    i2ig_weights_writer *writer, const char *key, double value);
+I2IG_API i2ig_status i2ig_weights_writer_set_string(
+    i2ig_weights_writer *writer, const char *key, const char *value);
+I2IG_API i2ig_status i2ig_weights_writer_set_int_array(
+    i2ig_weights_writer *writer, const char *key, const int64_t *values,
+    size_t count);
+I2IG_API i2ig_status i2ig_weights_writer_set_float_array(
+    i2ig_weights_writer *writer, const char *key, const double *values,
+    size_t count);
+I2IG_API i2ig_status i2ig_weights_writer_set_string_array(
+    i2ig_weights_writer *writer, const char *key, const char *const *values,
+    size_t count);
+
+/** Flags for i2ig_weights_writer_add_tensor(). */
+#define I2IG_ADD_BORROW 0x1u /**< do not copy: data stays valid until the
+                                  writer is freed */
+
+/**
+ * Adds a tensor. data holds prod(shape) elements of src_dtype; they are
+ * stored as store_dtype (f32, f16 or bf16; f32 -> f16/bf16 rounds to
+ * nearest even). Without I2IG_ADD_BORROW the data is copied.
+ */
+I2IG_API i2ig_status i2ig_weights_writer_add_tensor(
+    i2ig_weights_writer *writer, const char *name, i2ig_dtype store_dtype,
+    uint32_t ndim, const uint64_t *shape, i2ig_dtype src_dtype,
+    const void *data, unsigned flags);
+
+/** Writes the file atomically (see above). The writer stays usable. */
+I2IG_API i2ig_status i2ig_weights_writer_write(i2ig_weights_writer *writer,
+                                               const char *path);
+
+/* ------------------------------------------------------------------------ */
+/* Images: 2-D slices and stacks of slices                                    */
+/* ------------------------------------------------------------------------ */
+
+/**
+ * A stack of `slices` images of width x height pixels of one dtype (u8, u16,
+ * i16 or f32), row-major, tightly packed, slice after slice. Values keep the
+ * native range of the file (CT stays in Hounsfield units).
+ */
+typedef struct i2ig_image i2ig_image;
+
+/** Image file formats. Values pinned. */
+typedef enum i2ig_file_format {
+    I2IG_FORMAT_AUTO = 0, /**< by content when reading, by extension when writing */
+    I2IG_FORMAT_PNG = 1,
+    I2IG_FORMAT_JPEG = 2,
+    I2IG_FORMAT_BMP = 3,
+    I2IG_FORMAT_TIFF = 4
+} i2ig_file_format;
+
+/** Creates a zero-filled image. */
+I2IG_API i2ig_status i2ig_image_create(i2ig_dtype dtype, size_t width,
+                                       size_t height, size_t slices,
+                                       i2ig_image **out);
+I2IG_API void i2ig_image_free(i2ig_image *image);
+
+/** Default decoded-size limit of i2ig_image_load(): 1 GiB. */
+#define I2IG_IMAGE_DEFAULT_MAX_BYTES ((uint64_t)1 << 30)
+
+/**
+ * Reads PNG, JPEG or BMP (through stb_image) or TIFF (through libtiff),
+ * recognised by content. PNG 16-bit stays u16; colour images become one
+ * channel by the luma rule Y = 0.299 R + 0.587 G + 0.114 B (rounded, in the
+ * file's bit depth), alpha is ignored. TIFF: 8/16-bit unsigned, 16-bit
+ * signed, 32-bit float, grey or RGB, every page one slice. Files whose
+ * decoded size would exceed I2IG_IMAGE_DEFAULT_MAX_BYTES are refused with
+ * I2IG_ERR_TOO_LARGE before anything large is allocated.
+ */
+I2IG_API i2ig_status i2ig_image_load(const char *path, i2ig_image **out);
+/** As i2ig_image_load() with an explicit decoded-size limit in bytes. */
+I2IG_API i2ig_status i2ig_image_load_limited(const char *path,
+                                             uint64_t max_bytes,
+                                             i2ig_image **out);
+
+/**
+ * Writes an image atomically (temporary file + fsync + rename). PNG takes
+ * one slice of u8 or u16; TIFF takes any dtype and any number of slices
+ * (one page each, deflate-compressed). format AUTO picks by extension
+ * (.png, .tif/.tiff).
+ */
+I2IG_API i2ig_status i2ig_image_save(const i2ig_image *image, const char *path,
+                                     i2ig_file_format format);
+
+I2IG_API i2ig_dtype i2ig_image_dtype(const i2ig_image *image);
+I2IG_API size_t i2ig_image_width(const i2ig_image *image);
+I2IG_API size_t i2ig_image_height(const i2ig_image *image);
+I2IG_API size_t i2ig_image_slices(const i2ig_image *image);
+/** Pointer to the first pixel of a slice, NULL if slice is out of range. */
+I2IG_API void *i2ig_image_data(i2ig_image *image, size_t slice);
+I2IG_API const void *i2ig_image_const_data(const i2ig_image *image,
+                                           size_t slice);
+
+/** Pixel spacing in millimetres (x = between columns, y = between rows);
+ *  0 when the file did not say. */
+I2IG_API void i2ig_image_spacing(const i2ig_image *image, double *x_mm,
+                                 double *y_mm);
+I2IG_API i2ig_status i2ig_image_set_spacing(i2ig_image *image, double x_mm,
+                                            double y_mm);
+
+/** New image holding a copy of one slice. */
+I2IG_API i2ig_status i2ig_image_extract_slice(const i2ig_image *image,
+                                              size_t slice, i2ig_image **out);
+/**
+ * New image of dtype whose values are the source values mapped linearly
+ * from [lo, hi] to the full range of dtype (to [0, 1] for f32), clamped,
+ * rounded to nearest. For display: e.g. a CT window to 8-bit grey.
+ */
+I2IG_API i2ig_status i2ig_image_convert(const i2ig_image *image,
+                                        i2ig_dtype dtype, double lo,
+                                        double hi, i2ig_image **out);
+
+/* ------------------------------------------------------------------------ */
+/* Model handles                                                              */
+/* ------------------------------------------------------------------------ */
+
+/** Frozen BiomedCLIP encoder: ViT vision tower and BERT text tower. */
+typedef struct i2ig_encoder i2ig_encoder;
+/** The translation U-Net shared by every domain pair. */
+typedef struct i2ig_generator i2ig_generator;
+/** Projected multi-domain discriminator heads on encoder features. */
+typedef struct i2ig_discriminator i2ig_discriminator;
+/** Unpaired multi-domain training (only in builds with
+ *  I2IG_FEATURE_TRAINING). */
+typedef struct i2ig_trainer i2ig_trainer;
+
+I2IG_API void i2ig_encoder_free(i2ig_encoder *encoder);
+I2IG_API void i2ig_generator_free(i2ig_generator *generator);
+I2IG_API void i2ig_discriminator_free(i2ig_discriminator *discriminator);
+
+#ifdef __cplusplus
+}
+#endif
+#endif /* I2IGALIP_H */

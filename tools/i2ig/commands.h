@@ -1,0 +1,8 @@
+/* Sub-commands of the i2ig tool: each gets argv[0] = its own name and
+ * returns the process exit status (0 ok, 1 failure, 2 usage error). */
+#ifndef I2IG_TOOL_COMMANDS_H
+#define I2IG_TOOL_COMMANDS_H
+
+int cmd_version(int argc, char **argv);
+
+#endif

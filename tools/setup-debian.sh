@@ -1,0 +1,25 @@
+#!/usr/bin/env bash
+# Installs the Debian 12 packages libi2igalip needs that are not yet present.
+#   tools/setup-debian.sh build   -> to build the library, the tool and run the demo
+#   tools/setup-debian.sh test    -> also what the tests need (PyTorch reference, scikit-image, ...)
+set -euo pipefail
+
+build_pkgs=(gcc pkg-config meson ninja-build libdnnl-dev libtiff-dev libstb-dev zlib1g-dev)
+test_pkgs=(check python3 python3-numpy python3-torch python3-skimage python3-tifffile python3-pil
+           libopenblas0-pthread clang libclang-rt-14-dev abigail-tools valgrind)
+
+want=("${build_pkgs[@]}")
+[ "${1:-build}" = test ] && want+=("${test_pkgs[@]}")
+
+missing=()
+for p in "${want[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
+done
+[ ${#missing[@]} -eq 0 ] && exit 0
+
+echo "setup-debian: installing ${missing[*]}"
+SUDO=""
+[ "$(id -u)" -ne 0 ] && SUDO="sudo"
+export DEBIAN_FRONTEND=noninteractive
+$SUDO apt-get update -q
+$SUDO apt-get install -y -q --no-install-recommends "${missing[@]}"
