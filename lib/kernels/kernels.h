@@ -1,0 +1,216 @@
+/* The compute kernels of the library: one interface, free of oneDNN types.
+ *
+ * Every oneDNN call of the library lives in lib/kernels/onednn_*.c behind
+ * this header, so that a port to oneDNN v3 (or another backend) touches only
+ * this folder. Plain-C loops for what oneDNN 2.6 lacks (GroupNorm, losses,
+ * optimisers, ...) live in lib/kernels/cpu_*.c.
+ *
+ * Layout conventions (all f32, dense, row-major in the order listed):
+ *  - images / feature maps are channels-last: N, H, W, C ("NHWC"). oneDNN's
+ *    AVX-512 convolutions run as fast on it as on their blocked layouts
+ *    (measured: tools/bench), and attention, GroupNorm and the ViT tokens
+ *    all want the channel as the innermost dimension.
+ *  - token sequences: N, T, C.
+ *  - weights keep PyTorch's order (conv O, I, KH, KW; linear OUT, IN) so the
+ *    files map one-to-one onto the reference models; kernels repack them
+ *    into oneDNN's preferred layout once per weight version.
+ *
+ * Every function returns I2IG_OK or a failure status with the detail set
+ * (I2IG_ERR_BACKEND for oneDNN errors, I2IG_ERR_OUT_OF_MEMORY).
+ */
+#ifndef IG_KERNELS_H
+#define IG_KERNELS_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "i2igalip.h"
+
+typedef struct ig_engine ig_engine;
+
+/* ---- engine: oneDNN engine + stream, primitive cache, buffer pool ------- */
+
+i2ig_status ig_engine_create(int threads, ig_engine **out);
+void ig_engine_free(ig_engine *e);
+/* Threads used by every kernel (>= 1). Results are bit-reproducible for a
+ * given thread count. */
+void ig_engine_set_threads(ig_engine *e, int threads);
+int ig_engine_threads(const ig_engine *e);
+/* Number of oneDNN primitives created so far (a second identical pass must
+ * add none). */
+uint64_t ig_engine_primitives_created(const ig_engine *e);
+/* Fresh identifier for a tensor whose packed copies the engine may cache. */
+uint64_t ig_engine_new_uid(ig_engine *e);
+/* Drops cached packed copies of the weight with this uid. */
+void ig_engine_forget_uid(ig_engine *e, uint64_t uid);
+
+/* Brackets a public call: applies the engine's thread count to the calling
+ * thread's OpenMP setting, and restores the caller's afterwards. */
+typedef struct ig_thread_scope {
+    int saved;
+} ig_thread_scope;
+ig_thread_scope ig_engine_enter(const ig_engine *e);
+void ig_engine_leave(ig_thread_scope s);
+
+/* Pooled, 64-byte aligned float buffers: freed buffers are kept per size
+ * and handed out again, so that a second pass allocates nothing. */
+float *ig_engine_alloc(ig_engine *e, size_t nfloats);
+void ig_engine_release(ig_engine *e, float *p, size_t nfloats);
+/* Returns every pooled buffer to the system. */
+void ig_engine_trim(ig_engine *e);
+/* Bytes currently handed out / kept in the pool. */
+size_t ig_engine_bytes_in_use(const ig_engine *e);
+size_t ig_engine_bytes_pooled(const ig_engine *e);
+
+/* A weight as kernels see it: data in PyTorch order plus a cache identity.
+ * uid 0 = do not cache packed copies. version changes whenever data does. */
+typedef struct ig_wref {
+    const float *data;
+    uint64_t uid;
+    uint64_t version;
+} ig_wref;
+
+/* ---- convolution (2-D; 1-D is H = 1) ------------------------------------- */
+
+typedef struct ig_conv_shape {
+    int n, h, w, ci, co;
+    int kh, kw, sh, sw, ph, pw;
+} ig_conv_shape;
+
+static inline int ig_conv_out_h(const ig_conv_shape *s) { return (s->h + 2 * s->ph - s->kh) / s->sh + 1; }
+static inline int ig_conv_out_w(const ig_conv_shape *s) { return (s->w + 2 * s->pw - s->kw) / s->sw + 1; }
+
+/* y[N,OH,OW,Co] = conv(x[N,H,W,Ci], w[Co,Ci,KH,KW]) + b[Co] (b may be NULL) */
+i2ig_status ig_k_conv_fwd(ig_engine *e, const ig_conv_shape *s, const float *x,
+                          ig_wref w, const float *b, float *y);
+/* dx = conv_transpose(dy, w) */
+i2ig_status ig_k_conv_bwd_data(ig_engine *e, const ig_conv_shape *s, const float *dy,
+                               ig_wref w, float *dx);
+/* dw[Co,Ci,KH,KW] (+)= ..., db[Co] (+)= sum(dy) (db may be NULL).
+ * accumulate = 0 overwrites, 1 adds to what dw/db hold. */
+i2ig_status ig_k_conv_bwd_weights(ig_engine *e, const ig_conv_shape *s, const float *x,
+                                  const float *dy, float *dw, float *db, int accumulate);
+
+/* ---- matrix products ----------------------------------------------------- */
+
+/* C[b] = alpha * op(A[b]) op(B[b]) (+ bias) (+ C[b] if accumulate), for b over
+ * up to two batch dimensions. op(A) is M x K: A is stored M x K with row
+ * stride lda, or K x M (trans_a) with row stride lda; same for B (K x N, or
+ * N x K when trans_b). Batch strides of 0 broadcast an operand. bias has N
+ * entries, broadcast over rows. All strides in elements. */
+typedef struct ig_mm_shape {
+    int64_t batch[2];        /* set unused dimensions to 1 */
+    int64_t m, n, k;
+    int trans_a, trans_b;
+    int64_t lda, ldb, ldc;
+    int64_t sa[2], sb[2], sc[2];
+    float alpha;
+    int accumulate;
+} ig_mm_shape;
+
+/* Fills a shape for the plain batched case (contiguous operands). */
+ig_mm_shape ig_mm_plain(int64_t batch, int64_t m, int64_t n, int64_t k, int trans_a,
+                        int trans_b);
+i2ig_status ig_k_matmul(ig_engine *e, const ig_mm_shape *s, const float *a, const float *b,
+                        const float *bias, float *c);
+
+/* ---- element-wise activations ------------------------------------------- */
+
+typedef enum ig_act {
+    IG_ACT_GELU = 1,   /* GELU with erf, as torch.nn.GELU() */
+    IG_ACT_SILU = 2,   /* x * sigmoid(x) */
+    IG_ACT_LRELU = 3,  /* leaky ReLU, slope alpha for x < 0 */
+    IG_ACT_SIGMOID = 4
+} ig_act;
+
+i2ig_status ig_k_act_fwd(ig_engine *e, ig_act act, float alpha, size_t n, const float *x,
+                         float *y);
+/* dx = dy * act'(x) (dx may alias dy) */
+i2ig_status ig_k_act_bwd(ig_engine *e, ig_act act, float alpha, size_t n, const float *x,
+                         const float *dy, float *dx);
+
+/* ---- normalisation -------------------------------------------------------- */
+
+/* LayerNorm over the last dimension (cols) of rows x cols; mean/var (rows
+ * each) receive the statistics for the backward pass. */
+i2ig_status ig_k_layernorm_fwd(ig_engine *e, int64_t rows, int64_t cols, float eps,
+                               const float *x, const float *gamma, const float *beta,
+                               float *y, float *mean, float *var);
+/* dgamma/dbeta are accumulated into (+=) when not NULL. */
+i2ig_status ig_k_layernorm_bwd(ig_engine *e, int64_t rows, int64_t cols, float eps,
+                               const float *x, const float *dy, const float *gamma,
+                               const float *mean, const float *var, float *dx,
+                               float *dgamma, float *dbeta);
+
+/* BatchNormLocal with one sample per virtual batch: for every sample n and
+ * channel c, normalise x[n,:,c] over its T tokens (biased variance). x is
+ * N x T x C. mean/var are N x C. */
+i2ig_status ig_k_bnlocal_fwd(ig_engine *e, int64_t n, int64_t t, int64_t c, float eps,
+                             const float *x, const float *gamma, const float *beta,
+                             float *y, float *mean, float *var);
+/* dgamma/dbeta accumulated (+=) when not NULL. */
+i2ig_status ig_k_bnlocal_bwd(ig_engine *e, int64_t n, int64_t t, int64_t c, float eps,
+                             const float *x, const float *dy, const float *gamma,
+                             const float *mean, const float *var, float *dx, float *dgamma,
+                             float *dbeta);
+
+/* GroupNorm over channels-last x (N, HW, C), groups of C/G consecutive
+ * channels; mean/rstd are N x G. Optional fused SiLU on the output
+ * (silu = 1) for inference. */
+i2ig_status ig_k_groupnorm_fwd(ig_engine *e, int64_t n, int64_t hw, int64_t c, int64_t groups,
+                               float eps, const float *x, const float *gamma,
+                               const float *beta, float *y, float *mean, float *rstd,
+                               int silu);
+/* dgamma/dbeta accumulated (+=) when not NULL. */
+i2ig_status ig_k_groupnorm_bwd(ig_engine *e, int64_t n, int64_t hw, int64_t c,
+                               int64_t groups, const float *x, const float *dy,
+                               const float *gamma, const float *mean, const float *rstd,
+                               float *dx, float *dgamma, float *dbeta);
+
+/* ---- softmax over the last dimension ------------------------------------ */
+
+i2ig_status ig_k_softmax_fwd(ig_engine *e, int64_t rows, int64_t cols, const float *x,
+                             float *y);
+/* dx = y * (dy - sum(dy * y)) */
+i2ig_status ig_k_softmax_bwd(ig_engine *e, int64_t rows, int64_t cols, const float *y,
+                             const float *dy, float *dx);
+
+/* ---- resampling (channels-last) ----------------------------------------- */
+
+/* 2x2 average pooling, stride 2: x N,H,W,C -> N,H/2,W/2,C (H, W even). */
+i2ig_status ig_k_avgpool2_fwd(ig_engine *e, int n, int h, int w, int c, const float *x,
+                              float *y);
+i2ig_status ig_k_avgpool2_bwd(ig_engine *e, int n, int h, int w, int c, const float *dy,
+                              float *dx);
+/* Nearest-neighbour x2 upsampling: x N,H,W,C -> N,2H,2W,C. */
+i2ig_status ig_k_upsample2_fwd(ig_engine *e, int n, int h, int w, int c, const float *x,
+                               float *y);
+i2ig_status ig_k_upsample2_bwd(ig_engine *e, int n, int h, int w, int c, const float *dy,
+                               float *dx);
+
+/* ---- element-wise binary ops with broadcasting --------------------------- */
+
+typedef enum ig_binop { IG_BIN_ADD = 1, IG_BIN_MUL = 2 } ig_binop;
+/* c = a op b; a and c have dims[0..ndim), b has bdims (each 1 or equal to
+ * dims: broadcast). ndim <= 6. c may alias a. */
+i2ig_status ig_k_binary(ig_engine *e, ig_binop op, int ndim, const int64_t *dims,
+                        const int64_t *bdims, const float *a, const float *b, float *c);
+/* dst[ddims] (+)= sum of src[dims] over the axes where ddims is 1. */
+i2ig_status ig_k_reduce_sum(ig_engine *e, int ndim, const int64_t *dims, const int64_t *ddims,
+                            const float *src, float *dst, int accumulate);
+
+/* ---- layout -------------------------------------------------------------- */
+
+/* out[r, 0:ca+cb] = [a[r, 0:ca], b[r, 0:cb]] */
+i2ig_status ig_k_concat_last(ig_engine *e, int64_t rows, int64_t ca, int64_t cb,
+                             const float *a, const float *b, float *out);
+/* Generic strided copy: dst (dense, dims) = src viewed with strides sstrides. */
+i2ig_status ig_k_copy_strided(ig_engine *e, int ndim, const int64_t *dims,
+                              const int64_t *sstrides, const float *src, float *dst);
+
+/* ---- the machine's matrix-multiply roof --------------------------------- */
+
+/* C = A B with dnnl_sgemm, M=N=K=n; for benchmarks. */
+i2ig_status ig_k_sgemm(ig_engine *e, int64_t n, const float *a, const float *b, float *c);
+
+#endif

@@ -1,0 +1,143 @@
+/* The tape: recording operations and running them backwards. */
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/error.h"
+#include "nn/tensor.h"
+
+void ig_graph_init(ig_graph *g, ig_engine *e, bool recording)
+{
+    memset(g, 0, sizeof *g);
+    g->e = e;
+    g->recording = recording;
+}
+
+static void node_free(ig_node *n)
+{
+    if (n->out) n->out->node = NULL;
+    for (int i = 0; i < n->nin; i++) ig_t_release(n->in[i]);
+    for (int i = 0; i < n->nsaved; i++) ig_t_release(n->saved[i]);
+    free(n->extra);
+    free(n);
+}
+
+void ig_graph_clear(ig_graph *g)
+{
+    for (size_t i = g->nnodes; i-- > 0;) node_free(g->nodes[i]);
+    free(g->nodes);
+    g->nodes = NULL;
+    g->nnodes = g->cap = 0;
+}
+
+i2ig_status ig_graph_fail(ig_graph *g, i2ig_status st)
+{
+    if (g->status == I2IG_OK) g->status = st;
+    return st;
+}
+
+bool ig_graph_ok(ig_graph *g, int n, ...)
+{
+    if (g->status != I2IG_OK) return false;
+    va_list ap;
+    va_start(ap, n);
+    bool ok = true;
+    for (int i = 0; i < n; i++)
+        if (!va_arg(ap, ig_tensor *)) ok = false;
+    va_end(ap);
+    if (!ok) ig_graph_fail(g, ig_fail(I2IG_ERR_INTERNAL, "operation given a missing tensor"));
+    return ok;
+}
+
+ig_node *ig_record(ig_graph *g, ig_tensor *out, ig_backward_fn fn, int nin, ig_tensor *const *in,
+                   int nsaved, ig_tensor *const *saved)
+{
+    if (!g->recording || !out || g->status != I2IG_OK) return NULL;
+    bool need = false;
+    for (int i = 0; i < nin; i++)
+        if (in[i] && in[i]->requires_grad) need = true;
+    if (!need) return NULL;
+    if (g->nnodes == g->cap) {
+        size_t cap = g->cap ? g->cap * 2 : 256;
+        ig_node **nn = realloc(g->nodes, cap * sizeof *nn);
+        if (!nn) {
+            ig_graph_fail(g, ig_fail(I2IG_ERR_OUT_OF_MEMORY, "autograd tape"));
+            return NULL;
+        }
+        g->nodes = nn;
+        g->cap = cap;
+    }
+    ig_node *n = calloc(1, sizeof *n);
+    if (!n) {
+        ig_graph_fail(g, ig_fail(I2IG_ERR_OUT_OF_MEMORY, "autograd tape"));
+        return NULL;
+    }
+    n->backward = fn;
+    n->out = out;
+    n->nin = nin;
+    for (int i = 0; i < nin; i++) n->in[i] = ig_t_retain(in[i]);
+    n->nsaved = nsaved;
+    for (int i = 0; i < nsaved; i++) n->saved[i] = ig_t_retain(saved[i]);
+    out->node = n;
+    out->requires_grad = true;
+    g->nodes[g->nnodes++] = n;
+    return n;
+}
+
+float *ig_grad_buf(ig_graph *g, ig_tensor *t)
+{
+    if (!t || !t->requires_grad || g->status != I2IG_OK) return NULL;
+    if (!t->grad) {
+        t->grad = ig_t_zeros(g, t->ndim, t->shape);
+        if (!t->grad) return NULL;
+    }
+    return t->grad->data;
+}
+
+void ig_grad_add(ig_graph *g, ig_tensor *t, const float *src)
+{
+    if (!t || !t->requires_grad || g->status != I2IG_OK) return;
+    if (!t->grad) {
+        t->grad = ig_t_new(g, t->ndim, t->shape);
+        if (t->grad) memcpy(t->grad->data, src, t->numel * sizeof(float));
+        return;
+    }
+    float *d = t->grad->data;
+    for (size_t i = 0; i < t->numel; i++) d[i] += src[i];
+}
+
+i2ig_status ig_backward(ig_graph *g, ig_tensor *loss, float seed)
+{
+    if (g->status != I2IG_OK) return g->status;
+    if (!loss || loss->numel != 1)
+        return ig_graph_fail(g, ig_fail(I2IG_ERR_INTERNAL, "backward from a non-scalar"));
+    return ig_backward_from(g, loss, &seed);
+}
+
+i2ig_status ig_backward_from(ig_graph *g, ig_tensor *out, const float *grad_out)
+{
+    if (g->status != I2IG_OK) return g->status;
+    if (!out) return ig_graph_fail(g, ig_fail(I2IG_ERR_INTERNAL, "backward from nothing"));
+    if (!out->requires_grad) {
+        ig_graph_clear(g);
+        return I2IG_OK;
+    }
+    ig_grad_add(g, out, grad_out);
+    if (g->status != I2IG_OK) return g->status;
+    /* Every consumer of a node's output was recorded after it, so when the
+     * walk reaches a node its output gradient is complete; a node whose
+     * output got no gradient never will, and is dropped unrun. */
+    for (size_t i = g->nnodes; i-- > 0;) {
+        ig_node *n = g->nodes[i];
+        if (g->status == I2IG_OK && n->out && n->out->grad) {
+            n->backward(g, n);
+            ig_t_release(n->out->grad);
+            n->out->grad = NULL;
+        }
+        node_free(n);
+    }
+    free(g->nodes);
+    g->nodes = NULL;
+    g->nnodes = g->cap = 0;
+    return g->status;
+}

@@ -1,0 +1,154 @@
+/* Test-only shared library: runs one differentiable operation of lib/nn on
+ * caller buffers, forward and backward, so that tests/python can compare
+ * it with PyTorch. Not installed, not part of the library's ABI. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/error.h"
+#include "nn/ops.h"
+
+#define EXPORT __attribute__((visibility("default")))
+
+typedef struct igt_io {
+    int nin;
+    float *in[6];
+    int ndim[6];
+    int64_t shape[6][6];
+    int requires_grad[6];
+    float *in_grad[6];   /* where input gradients go (NULL: not wanted) */
+    float fp[8];         /* float parameters of the op */
+    int ip[8];           /* integer parameters of the op */
+    float *out;          /* output buffer */
+    size_t out_cap;      /* its capacity in floats */
+    int out_ndim;
+    int64_t out_shape[6];
+    const float *grad_out; /* NULL: forward only */
+    float *state[2];     /* in/out state (spectral norm u, v) */
+    int threads;
+    uint64_t prims_first, prims_second; /* primitive creations per run */
+    char err[512];
+} igt_io;
+
+EXPORT int igt_run(const char *op, igt_io *io);
+EXPORT int igt_resize_matrix(int in, int out, int mode, float *m);
+
+static ig_tensor *run(ig_graph *g, const char *op, ig_tensor **x, igt_io *io)
+{
+    if (!strcmp(op, "conv2d")) return ig_conv2d(g, x[0], x[1], io->nin > 2 ? x[2] : NULL, io->ip[0], io->ip[1]);
+    if (!strcmp(op, "conv1d_circular")) return ig_conv1d_circular(g, x[0], x[1], io->nin > 2 ? x[2] : NULL);
+    if (!strcmp(op, "linear")) return ig_linear(g, x[0], x[1], io->nin > 2 ? x[2] : NULL);
+    if (!strcmp(op, "bmm")) return ig_bmm(g, x[0], x[1], io->ip[0], io->fp[0]);
+    if (!strcmp(op, "embedding")) return ig_embedding(g, x[0], io->ip + 1, io->ip[0]);
+    if (!strcmp(op, "layernorm")) return ig_layernorm(g, x[0], x[1], x[2], io->fp[0]);
+    if (!strcmp(op, "groupnorm")) return ig_groupnorm(g, x[0], x[1], x[2], io->ip[0], io->fp[0], io->ip[1]);
+    if (!strcmp(op, "bnlocal")) return ig_bnlocal(g, x[0], x[1], x[2], io->fp[0]);
+    if (!strcmp(op, "act")) return ig_activation(g, x[0], (ig_act)io->ip[0], io->fp[0]);
+    if (!strcmp(op, "geglu")) return ig_geglu(g, x[0]);
+    if (!strcmp(op, "softmax")) return ig_softmax(g, x[0]);
+    if (!strcmp(op, "attention")) return ig_attention(g, x[0], x[1], x[2], io->ip[0], io->fp[0]);
+    if (!strcmp(op, "avgpool2")) return ig_avgpool2(g, x[0]);
+    if (!strcmp(op, "upsample2")) return ig_upsample2(g, x[0]);
+    if (!strcmp(op, "resize")) return ig_resize(g, x[0], io->ip[0], io->ip[1], (ig_resize_mode)io->ip[2]);
+    if (!strcmp(op, "concat")) return ig_concat_last(g, x[0], x[1]);
+    if (!strcmp(op, "slice")) return ig_slice_last(g, x[0], io->ip[0], io->ip[1]);
+    if (!strcmp(op, "permute")) return ig_permute(g, x[0], io->ip);
+    if (!strcmp(op, "pad_circular")) return ig_pad_circular(g, x[0], io->ip[0]);
+    if (!strcmp(op, "channel_expand")) return ig_channel_expand(g, x[0], io->ip[0], io->fp, io->fp + 4);
+    if (!strcmp(op, "add")) return ig_add(g, x[0], x[1]);
+    if (!strcmp(op, "mul")) return ig_mul(g, x[0], x[1]);
+    if (!strcmp(op, "axpby")) return ig_axpby(g, io->fp[0], x[0], io->fp[1], x[1]);
+    if (!strcmp(op, "scale")) return ig_scale(g, x[0], io->fp[0], io->fp[1]);
+    if (!strcmp(op, "sum")) return ig_sum(g, x[0]);
+    if (!strcmp(op, "mean")) return ig_mean(g, x[0]);
+    if (!strcmp(op, "l1")) return ig_l1_loss(g, x[0], x[1]);
+    if (!strcmp(op, "mse")) return ig_mse_loss(g, x[0], x[1]);
+    if (!strcmp(op, "mse_const")) return ig_mse_const(g, x[0], io->fp[0]);
+    if (!strcmp(op, "cos_rows")) return ig_cos_rows(g, x[0], x[1]);
+    if (!strcmp(op, "spectral")) return ig_spectral_weight(g, x[0], io->state[0], io->state[1], io->ip[0], io->fp[0]);
+    ig_graph_fail(g, ig_fail(I2IG_ERR_INVALID_ARGUMENT, "unknown op '%s'", op));
+    return NULL;
+}
+
+static int run_once(ig_engine *e, const char *op, igt_io *io)
+{
+    ig_graph g;
+    ig_graph_init(&g, e, io->grad_out != NULL);
+    ig_tensor *x[6] = {0};
+    int rc = 0;
+    for (int i = 0; i < io->nin; i++) {
+        x[i] = ig_t_wrap(io->in[i], io->ndim[i], io->shape[i]);
+        if (!x[i]) {
+            snprintf(io->err, sizeof io->err, "out of memory");
+            rc = 1;
+            goto done;
+        }
+        x[i]->requires_grad = io->requires_grad[i] != 0;
+    }
+    ig_tensor *y = run(&g, op, x, io);
+    if (!y) {
+        snprintf(io->err, sizeof io->err, "%s: %s", i2ig_status_string(g.status), i2ig_last_error());
+        rc = 1;
+        goto done;
+    }
+    io->out_ndim = y->ndim;
+    memcpy(io->out_shape, y->shape, sizeof io->out_shape);
+    if (y->numel > io->out_cap) {
+        snprintf(io->err, sizeof io->err, "output of %zu floats exceeds buffer", y->numel);
+        rc = 1;
+    } else {
+        memcpy(io->out, y->data, y->numel * sizeof(float));
+    }
+    if (rc == 0 && io->grad_out) {
+        if (ig_backward_from(&g, y, io->grad_out) != I2IG_OK) {
+            snprintf(io->err, sizeof io->err, "backward: %s", i2ig_last_error());
+            rc = 1;
+        }
+        for (int i = 0; i < io->nin && rc == 0; i++)
+            if (io->in_grad[i]) {
+                if (x[i]->grad) memcpy(io->in_grad[i], x[i]->grad->data, x[i]->numel * sizeof(float));
+                else memset(io->in_grad[i], 0, x[i]->numel * sizeof(float));
+            }
+    }
+    ig_t_release(y);
+done:
+    ig_graph_clear(&g);
+    for (int i = 0; i < io->nin; i++) ig_t_release(x[i]);
+    return rc;
+}
+
+/* Runs the op twice on one engine (the second run must create no
+ * primitive); outputs and gradients are those of the second run. */
+EXPORT int igt_run(const char *op, igt_io *io)
+{
+    ig_engine *e;
+    if (ig_engine_create(io->threads > 0 ? io->threads : 1, &e) != I2IG_OK) {
+        snprintf(io->err, sizeof io->err, "%s", i2ig_last_error());
+        return 1;
+    }
+    ig_thread_scope ts = ig_engine_enter(e);
+    float *saved_state[2] = {0};
+    int rc = 0;
+    /* Stateful ops (spectral norm) must see the same state both times. */
+    size_t ns[2] = {(size_t)io->ip[6], (size_t)io->ip[7]};
+    for (int k = 0; k < 2; k++)
+        if (io->state[k]) {
+            saved_state[k] = malloc(ns[k] * sizeof(float));
+            memcpy(saved_state[k], io->state[k], ns[k] * sizeof(float));
+        }
+    rc = run_once(e, op, io);
+    io->prims_first = ig_engine_primitives_created(e);
+    for (int k = 0; k < 2; k++)
+        if (saved_state[k]) memcpy(io->state[k], saved_state[k], ns[k] * sizeof(float));
+    if (rc == 0) rc = run_once(e, op, io);
+    io->prims_second = ig_engine_primitives_created(e) - io->prims_first;
+    for (int k = 0; k < 2; k++) free(saved_state[k]);
+    ig_engine_leave(ts);
+    ig_engine_free(e);
+    return rc;
+}
+
+EXPORT int igt_resize_matrix(int in, int out, int mode, float *m)
+{
+    return ig_resize_matrix(in, out, (ig_resize_mode)mode, m) != I2IG_OK;
+}
