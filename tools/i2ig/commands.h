@@ -4,5 +4,6 @@
 #define I2IG_TOOL_COMMANDS_H
 
 int cmd_version(int argc, char **argv);
+int cmd_inspect(int argc, char **argv);
 
 #endif

@@ -11,6 +11,7 @@ static const struct {
     const char *help;
 } commands[] = {
     {"version", cmd_version, "print the library version"},
+    {"inspect", cmd_inspect, "show what a weight file (.i2ig) holds; --verify checks it"},
 };
 
 static void usage(FILE *f)
