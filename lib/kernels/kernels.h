@@ -139,7 +139,7 @@ i2ig_status ig_k_layernorm_fwd(ig_engine *e, int64_t rows, int64_t cols, float e
 /* dgamma/dbeta are accumulated into (+=) when not NULL. */
 i2ig_status ig_k_layernorm_bwd(ig_engine *e, int64_t rows, int64_t cols, float eps,
                                const float *x, const float *dy, const float *gamma,
-                               const float *mean, const float *var, float *dx,
+                               const float *beta, const float *mean, const float *var, float *dx,
                                float *dgamma, float *dbeta);
 
 /* BatchNormLocal with one sample per virtual batch: for every sample n and
@@ -151,8 +151,8 @@ i2ig_status ig_k_bnlocal_fwd(ig_engine *e, int64_t n, int64_t t, int64_t c, floa
 /* dgamma/dbeta accumulated (+=) when not NULL. */
 i2ig_status ig_k_bnlocal_bwd(ig_engine *e, int64_t n, int64_t t, int64_t c, float eps,
                              const float *x, const float *dy, const float *gamma,
-                             const float *mean, const float *var, float *dx, float *dgamma,
-                             float *dbeta);
+                             const float *beta, const float *mean, const float *var, float *dx,
+                             float *dgamma, float *dbeta);
 
 /* GroupNorm over channels-last x (N, HW, C), groups of C/G consecutive
  * channels; mean/rstd are N x G. Optional fused SiLU on the output

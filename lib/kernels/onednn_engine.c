@@ -257,6 +257,7 @@ static i2ig_status grow_scratch(ig_engine *e, const dnnl_primitive_desc_t pd)
 
 static i2ig_status prim_finish(ig_engine *e, ig_prim *p, int nargs, const int *arg_ids)
 {
+    if (nargs > IG_MAX_ARGS) return ig_fail(I2IG_ERR_INTERNAL, "primitive with %d arguments", nargs);
     i2ig_status st = grow_scratch(e, p->pd);
     if (st != I2IG_OK) return st;
     IG_DNNL(dnnl_primitive_create(&p->prim, p->pd), "creating a primitive");

@@ -8,7 +8,7 @@
 #include "kernels/kernels.h"
 
 #define IG_KEY_WORDS 28
-#define IG_MAX_ARGS 8
+#define IG_MAX_ARGS 12
 
 /* Cache key: kind in k[0], then whatever parameters define the primitive.
  * Always built from a zeroed ig_key so that unused words compare equal. */

@@ -50,10 +50,12 @@ static i2ig_status ln_prim(ig_engine *e, int bwd, int64_t rows, int64_t cols, fl
     IG_DNNL(dnnl_layer_normalization_backward_desc_init(&bd, dnnl_backward, &data, &data, &stat,
                                                         eps, flags),
             "layernorm backward descriptor");
-    const int ids[] = {DNNL_ARG_SRC,      DNNL_ARG_DIFF_DST,   DNNL_ARG_SCALE,
-                       DNNL_ARG_MEAN,     DNNL_ARG_VARIANCE,   DNNL_ARG_DIFF_SRC,
-                       DNNL_ARG_DIFF_SCALE, DNNL_ARG_DIFF_SHIFT};
-    return ig_prim_create(e, &key, &bd, NULL, fwd->pd, 8, ids, out);
+    /* oneDNN 2.6 lists the shift among the backward inputs although the
+     * gradient does not depend on it. */
+    const int ids[] = {DNNL_ARG_SRC,      DNNL_ARG_DIFF_DST, DNNL_ARG_SCALE,
+                       DNNL_ARG_SHIFT,    DNNL_ARG_MEAN,     DNNL_ARG_VARIANCE,
+                       DNNL_ARG_DIFF_SRC, DNNL_ARG_DIFF_SCALE, DNNL_ARG_DIFF_SHIFT};
+    return ig_prim_create(e, &key, &bd, NULL, fwd->pd, 9, ids, out);
 }
 
 i2ig_status ig_k_layernorm_fwd(ig_engine *e, int64_t rows, int64_t cols, float eps, const float *x,
@@ -68,15 +70,16 @@ i2ig_status ig_k_layernorm_fwd(ig_engine *e, int64_t rows, int64_t cols, float e
 }
 
 i2ig_status ig_k_layernorm_bwd(ig_engine *e, int64_t rows, int64_t cols, float eps, const float *x,
-                               const float *dy, const float *gamma, const float *mean,
+                               const float *dy, const float *gamma, const float *beta,
+                               const float *mean,
                                const float *var, float *dx, float *dgamma, float *dbeta)
 {
     ig_prim *p;
     IG_TRY(ln_prim(e, 1, rows, cols, eps, dnnl_use_scale | dnnl_use_shift, &p));
     float *tmp = ig_engine_alloc(e, (size_t)(2 * cols));
     if (!tmp) return ig_fail(I2IG_ERR_OUT_OF_MEMORY, "layernorm backward");
-    void *ptrs[] = {(void *)x, (void *)dy, (void *)gamma, (void *)mean, (void *)var, dx, tmp,
-                    tmp + cols};
+    void *ptrs[] = {(void *)x, (void *)dy, (void *)gamma, (void *)beta, (void *)mean, (void *)var,
+                    dx, tmp, tmp + cols};
     i2ig_status st = ig_prim_exec(e, p, ptrs);
     if (st == I2IG_OK) {
         add_into(dgamma, tmp, cols);
@@ -114,10 +117,12 @@ static i2ig_status bn_prim(ig_engine *e, int bwd, int64_t t, int64_t c, float ep
     dnnl_batch_normalization_desc_t bd;
     IG_DNNL(dnnl_batch_normalization_backward_desc_init(&bd, dnnl_backward, &data, &data, eps, flags),
             "batchnorm backward descriptor");
-    const int ids[] = {DNNL_ARG_SRC,      DNNL_ARG_DIFF_DST,   DNNL_ARG_SCALE,
-                       DNNL_ARG_MEAN,     DNNL_ARG_VARIANCE,   DNNL_ARG_DIFF_SRC,
-                       DNNL_ARG_DIFF_SCALE, DNNL_ARG_DIFF_SHIFT};
-    return ig_prim_create(e, &key, &bd, NULL, fwd->pd, 8, ids, out);
+    /* oneDNN 2.6 lists the shift among the backward inputs although the
+     * gradient does not depend on it. */
+    const int ids[] = {DNNL_ARG_SRC,      DNNL_ARG_DIFF_DST, DNNL_ARG_SCALE,
+                       DNNL_ARG_SHIFT,    DNNL_ARG_MEAN,     DNNL_ARG_VARIANCE,
+                       DNNL_ARG_DIFF_SRC, DNNL_ARG_DIFF_SCALE, DNNL_ARG_DIFF_SHIFT};
+    return ig_prim_create(e, &key, &bd, NULL, fwd->pd, 9, ids, out);
 }
 
 i2ig_status ig_k_bnlocal_fwd(ig_engine *e, int64_t n, int64_t t, int64_t c, float eps,
@@ -136,8 +141,8 @@ i2ig_status ig_k_bnlocal_fwd(ig_engine *e, int64_t n, int64_t t, int64_t c, floa
 
 i2ig_status ig_k_bnlocal_bwd(ig_engine *e, int64_t n, int64_t t, int64_t c, float eps,
                              const float *x, const float *dy, const float *gamma,
-                             const float *mean, const float *var, float *dx, float *dgamma,
-                             float *dbeta)
+                             const float *beta, const float *mean, const float *var, float *dx,
+                             float *dgamma, float *dbeta)
 {
     ig_prim *p;
     IG_TRY(bn_prim(e, 1, t, c, eps, &p));
@@ -146,8 +151,8 @@ i2ig_status ig_k_bnlocal_bwd(ig_engine *e, int64_t n, int64_t t, int64_t c, floa
     i2ig_status st = I2IG_OK;
     for (int64_t i = 0; i < n && st == I2IG_OK; i++) {
         void *ptrs[] = {(void *)(x + i * t * c), (void *)(dy + i * t * c), (void *)gamma,
-                        (void *)(mean + i * c), (void *)(var + i * c), dx + i * t * c, tmp,
-                        tmp + c};
+                        (void *)beta, (void *)(mean + i * c), (void *)(var + i * c),
+                        dx + i * t * c, tmp, tmp + c};
         st = ig_prim_exec(e, p, ptrs);
         if (st == I2IG_OK) {
             add_into(dgamma, tmp, c);

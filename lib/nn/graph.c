@@ -15,7 +15,10 @@ void ig_graph_init(ig_graph *g, ig_engine *e, bool recording)
 
 static void node_free(ig_node *n)
 {
-    if (n->out) n->out->node = NULL;
+    if (n->out) {
+        n->out->node = NULL;
+        ig_t_release(n->out);
+    }
     for (int i = 0; i < n->nin; i++) ig_t_release(n->in[i]);
     for (int i = 0; i < n->nsaved; i++) ig_t_release(n->saved[i]);
     free(n->extra);
@@ -73,7 +76,10 @@ ig_node *ig_record(ig_graph *g, ig_tensor *out, ig_backward_fn fn, int nin, ig_t
         return NULL;
     }
     n->backward = fn;
-    n->out = out;
+    /* The node keeps its output alive: the output's gradient must survive
+     * until the reverse walk reaches this node, even after every consumer
+     * (which held it as an input) has run and been freed. */
+    n->out = ig_t_retain(out);
     n->nin = nin;
     for (int i = 0; i < nin; i++) n->in[i] = ig_t_retain(in[i]);
     n->nsaved = nsaved;

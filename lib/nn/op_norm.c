@@ -28,8 +28,8 @@ static void layernorm_backward(ig_graph *g, ig_node *n)
     float *dg = ig_grad_buf(g, gm), *db = ig_grad_buf(g, bt);
     if (dx && g->status == I2IG_OK) {
         i2ig_status st = ig_k_layernorm_bwd(g->e, rows, cols, n->p.f[0], x->data,
-                                            n->out->grad->data, gm->data, n->saved[0]->data,
-                                            n->saved[1]->data, dx, dg, db);
+                                            n->out->grad->data, gm->data, bt->data,
+                                            n->saved[0]->data, n->saved[1]->data, dx, dg, db);
         if (st != I2IG_OK) ig_graph_fail(g, st);
     }
     ig_gradw_end(g, &gw);
@@ -125,7 +125,7 @@ static void bnlocal_backward(ig_graph *g, ig_node *n)
     float *dg = ig_grad_buf(g, gm), *db = ig_grad_buf(g, bt);
     if (dx && g->status == I2IG_OK) {
         i2ig_status st = ig_k_bnlocal_bwd(g->e, x->shape[0], x->shape[1], x->shape[2], n->p.f[0],
-                                          x->data, n->out->grad->data, gm->data,
+                                          x->data, n->out->grad->data, gm->data, bt->data,
                                           n->saved[0]->data, n->saved[1]->data, dx, dg, db);
         if (st != I2IG_OK) ig_graph_fail(g, st);
     }

@@ -134,7 +134,6 @@ ig_tensor *ig_t_retain(ig_tensor *t)
 void ig_t_release(ig_tensor *t)
 {
     if (!t || --t->refs > 0) return;
-    if (t->node) t->node->out = NULL;
     if (t->uid && t->storage && t->storage->e && t->storage->refs == 1 &&
         t->storage->mode == IG_STORAGE_HEAP)
         ig_engine_forget_uid(t->storage->e, t->uid);

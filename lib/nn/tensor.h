@@ -71,7 +71,7 @@ typedef union ig_node_params {
 
 struct ig_node {
     ig_backward_fn backward;
-    ig_tensor *out; /* not owned: cleared when the output is freed */
+    ig_tensor *out; /* the output (a reference) */
     ig_tensor *in[IG_NODE_MAXIN];
     int nin;
     ig_tensor *saved[IG_NODE_MAXSAVED];
