@@ -6,7 +6,11 @@
 #include <string.h>
 
 #include "core/error.h"
+#include "config.h"
 #include "nn/ops.h"
+#if IG_WITH_TRAINING
+#include "train/optim.h"
+#endif
 
 #define EXPORT __attribute__((visibility("default")))
 
@@ -32,6 +36,9 @@ typedef struct igt_io {
 
 EXPORT int igt_run(const char *op, igt_io *io);
 EXPORT int igt_resize_matrix(int in, int out, int mode, float *m);
+EXPORT void igt_adam(double lr, double b1, double b2, double eps, int64_t step, size_t n,
+                     float *p, const float *g, float *m, float *v, int threads);
+EXPORT void igt_ema(float decay, size_t n, float *shadow, const float *p, int threads);
 
 static ig_tensor *run(ig_graph *g, const char *op, ig_tensor **x, igt_io *io)
 {
@@ -152,3 +159,17 @@ EXPORT int igt_resize_matrix(int in, int out, int mode, float *m)
 {
     return ig_resize_matrix(in, out, (ig_resize_mode)mode, m) != I2IG_OK;
 }
+
+#if IG_WITH_TRAINING
+EXPORT void igt_adam(double lr, double b1, double b2, double eps, int64_t step, size_t n,
+                     float *p, const float *g, float *m, float *v, int threads)
+{
+    ig_adam_cfg c = {lr, b1, b2, eps};
+    ig_adam_update(&c, step, n, p, g, m, v, threads);
+}
+
+EXPORT void igt_ema(float decay, size_t n, float *shadow, const float *p, int threads)
+{
+    ig_ema_update(decay, n, shadow, p, threads);
+}
+#endif
