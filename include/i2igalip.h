@@ -368,7 +368,86 @@ typedef struct i2ig_discriminator i2ig_discriminator;
  *  I2IG_FEATURE_TRAINING). */
 typedef struct i2ig_trainer i2ig_trainer;
 
+/* ------------------------------------------------------------------------ */
+/* Encoder: frozen BiomedCLIP (ViT vision tower, BERT text tower)             */
+/* ------------------------------------------------------------------------ */
+
+/**
+ * Loads an encoder weight file (made by tools/convert/biomedclip_to_i2ig.py
+ * from the published open_clip checkpoint, or a small random one for
+ * tests). Its architecture is read from the file's metadata.
+ */
+I2IG_API i2ig_status i2ig_encoder_load(const char *path, i2ig_encoder **out);
 I2IG_API void i2ig_encoder_free(i2ig_encoder *encoder);
+/** Threads used by the encoder's kernels (default 1). */
+I2IG_API i2ig_status i2ig_encoder_set_threads(i2ig_encoder *encoder, int threads);
+
+/** Architecture of a loaded encoder. Set struct_size before the call. */
+typedef struct i2ig_encoder_info {
+    size_t struct_size;     /**< sizeof(i2ig_encoder_info), set by caller */
+    int image_size;         /**< ViT input side (224)                      */
+    int patch_size;         /**< 16                                        */
+    int vision_width;       /**< 768                                       */
+    int vision_depth;       /**< 12                                        */
+    int vision_heads;       /**< 12                                        */
+    int tokens;             /**< patch tokens per image (196)              */
+    int embed_dim;          /**< joint embedding size (512)                */
+    int n_taps;             /**< tapped blocks (4: blocks 2, 5, 8, 11)     */
+    int taps[8];
+    int n_cls;              /**< class tokens returned (4: blocks 11..8)   */
+    int context_length;     /**< text tokens (256)                         */
+    int text_width;         /**< 768                                       */
+    int text_depth;         /**< 12                                        */
+    int vocab_size;
+} i2ig_encoder_info;
+
+I2IG_API i2ig_status i2ig_encoder_get_info(const i2ig_encoder *encoder,
+                                           i2ig_encoder_info *info);
+
+/**
+ * Encodes n single-channel images of width x height (float, values in
+ * [0,1], row-major, image after image) exactly as BiomedCLIP's
+ * preprocessing does: tiled to 3 channels, bicubic antialiased resize to
+ * image_size, CLIP mean/std normalisation. Any output may be NULL.
+ *  - embedding: n x embed_dim, the projected class token of the last block
+ *    (not normalised);
+ *  - taps: n x n_taps x tokens x vision_width, the patch tokens of the
+ *    tapped blocks after the final LayerNorm;
+ *  - cls: n x n_cls x vision_width, the class tokens of the last n_cls
+ *    blocks (last first) after the final LayerNorm.
+ * NaN/Inf pixels give I2IG_ERR_NOT_FINITE.
+ */
+I2IG_API i2ig_status i2ig_encoder_encode_image(i2ig_encoder *encoder, const float *images,
+                                               size_t n, size_t width, size_t height,
+                                               float *embedding, float *taps, float *cls);
+/**
+ * Gradient of a loss with respect to the input images, given the loss's
+ * gradients with respect to the outputs of i2ig_encoder_encode_image()
+ * (each may be NULL = zero). d_images receives n x height x width floats.
+ * The encoder's weights are frozen: no weight gradient is computed.
+ */
+I2IG_API i2ig_status i2ig_encoder_image_grad(i2ig_encoder *encoder, const float *images, size_t n,
+                                             size_t width, size_t height,
+                                             const float *d_embedding, const float *d_taps,
+                                             const float *d_cls, float *d_images);
+
+/**
+ * Tokenizes a UTF-8 prompt with the encoder's WordPiece vocabulary (BERT
+ * uncased rules) into exactly context_length ids: [CLS] tokens [SEP] then
+ * [PAD]. A prompt that does not fit gives I2IG_ERR_TEXT; so does invalid
+ * UTF-8. *n_tokens (may be NULL) receives the count before padding.
+ */
+I2IG_API i2ig_status i2ig_encoder_tokenize(const i2ig_encoder *encoder, const char *prompt,
+                                           int32_t *ids, size_t *n_tokens);
+/**
+ * Encodes a prompt: context receives context_length x text_width floats
+ * (the last hidden state at every position, padding included: the
+ * generator's cross-attention context); embedding receives embed_dim
+ * floats (the projected [CLS] state, not normalised). Either may be NULL.
+ */
+I2IG_API i2ig_status i2ig_encoder_encode_text(i2ig_encoder *encoder, const char *prompt,
+                                              float *context, float *embedding);
+
 I2IG_API void i2ig_generator_free(i2ig_generator *generator);
 I2IG_API void i2ig_discriminator_free(i2ig_discriminator *discriminator);
 

@@ -92,7 +92,7 @@ static void attention_backward(ig_graph *g, ig_node *n)
 }
 
 ig_tensor *ig_attention(ig_graph *g, ig_tensor *q, ig_tensor *k, ig_tensor *v, int heads,
-                        float scale)
+                        float scale, const float *key_bias)
 {
     if (!ig_graph_ok(g, 3, q, k, v)) return NULL;
     if (q->ndim != 3 || k->ndim != 3 || !ig_same_shape(k, v) || q->shape[0] != k->shape[0] ||
@@ -107,6 +107,11 @@ ig_tensor *ig_attention(ig_graph *g, ig_tensor *q, ig_tensor *k, ig_tensor *v, i
     if (st == I2IG_OK)
         st = head_mm(g, &ad, ad.t, ad.s, ad.d, q->data, 0, 0, ad.t, k->data, 0, 1, ad.s, p->data,
                      1, ad.t, scale, 0);
+    if (st == I2IG_OK && key_bias) {
+        /* The bias is a constant: the softmax backward needs no change. */
+        int64_t dims[4] = {ad.n, ad.h, ad.t, ad.s}, bdims[4] = {ad.n, 1, 1, ad.s};
+        st = ig_k_binary(g->e, IG_BIN_ADD, 4, dims, bdims, p->data, key_bias, p->data);
+    }
     if (st == I2IG_OK) st = ig_k_softmax_fwd(g->e, ad.n * ad.h * ad.t, ad.s, p->data, p->data);
     if (st == I2IG_OK)
         st = head_mm(g, &ad, ad.t, ad.d, ad.s, p->data, 1, 0, ad.t, v->data, 0, 0, ad.s,

@@ -42,9 +42,11 @@ ig_tensor *ig_geglu(ig_graph *g, ig_tensor *x);
 ig_tensor *ig_softmax(ig_graph *g, ig_tensor *x);
 /* Multi-head attention core: softmax(q k^T * scale) v per head; q N,T,H*d;
  * k, v N,S,H*d; heads split the last dimension (head-major, as
- * rearrange('b n (h d) -> b h n d')). Result N,T,H*d. */
+ * rearrange('b n (h d) -> b h n d')). Result N,T,H*d.
+ * key_bias (N x S floats, may be NULL) is added to every score row before
+ * the softmax: BERT's padding mask (0 = keep, a large negative = drop). */
 ig_tensor *ig_attention(ig_graph *g, ig_tensor *q, ig_tensor *k, ig_tensor *v, int heads,
-                        float scale);
+                        float scale, const float *key_bias);
 
 /* ---- resampling (x N,H,W,C) ------------------------------------------------ */
 

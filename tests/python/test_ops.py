@@ -205,6 +205,25 @@ check("cross-attention 3 heads T7 S5", "attention", [rnd(2, 7, 12), rnd(2, 5, 12
 check("self-attention 2x32-ch heads", "attention",
       [rnd(2, 9, 64), rnd(2, 9, 64), rnd(2, 9, 64)], attn_ref(2, 32 ** -0.5), ip=(2,),
       fp=(32 ** -0.5,))
+def masked_attn_ref(heads, scale):
+    def f(q, k, v, bias):
+        b, t, c = q.shape
+        d = c // heads
+        qh = q.reshape(b, t, heads, d).transpose(1, 2)
+        kh = k.reshape(b, k.shape[1], heads, d).transpose(1, 2)
+        vh = v.reshape(b, v.shape[1], heads, d).transpose(1, 2)
+        s = torch.matmul(qh, kh.transpose(-1, -2)) * scale + bias[:, None, None, :]
+        return torch.matmul(torch.softmax(s, -1), vh).transpose(1, 2).reshape(b, t, c)
+    return f
+
+
+# BERT's padding mask: the last keys of each sample get torch.finfo(float32).min
+mask = np.zeros((2, 6), np.float32)
+mask[0, 4:] = np.finfo(np.float32).min
+mask[1, 5:] = np.finfo(np.float32).min
+check("masked self-attention (BERT padding)", "attention_masked",
+      [rnd(2, 6, 8), rnd(2, 6, 8), rnd(2, 6, 8), mask], masked_attn_ref(2, 0.5),
+      requires_grad=[True, True, True, False], ip=(2,), fp=(0.5,))
 check("attention 64-ch heads, 197 tokens", "attention",
       [rnd(1, 197, 128), rnd(1, 197, 128), rnd(1, 197, 128)], attn_ref(2, 0.125), ip=(2,),
       fp=(0.125,), fd=False)
@@ -300,7 +319,19 @@ def spectral_ref(w, u, v):
 w0 = rnd(6, 4, 3)
 u0 = F.normalize(torch.tensor(rnd(6)), dim=0).numpy()
 v0 = F.normalize(torch.tensor(rnd(12)), dim=0).numpy()
+# PyTorch treats u and v as constants in the backward pass, so the finite
+# difference of a forward that runs the power iteration is not what it
+# computes: the FD check uses 0 iterations (u, v fixed), where both agree.
 check("spectral norm, 1 power iteration", "spectral", [w0], spectral_ref, ip=(1,),
+      fp=(1e-12,), state=(u0, v0), fd=False)
+
+
+def spectral_fixed_ref(w, u, v):
+    wm = w.reshape(w.shape[0], -1)
+    return w / torch.dot(u, torch.mv(wm, v))
+
+
+check("spectral norm, u v fixed", "spectral", [w0], spectral_fixed_ref, ip=(0,),
       fp=(1e-12,), state=(u0, v0))
 
 # The nn.utils.spectral_norm module itself, to pin the reference above.

@@ -53,7 +53,8 @@ static ig_tensor *run(ig_graph *g, const char *op, ig_tensor **x, igt_io *io)
     if (!strcmp(op, "act")) return ig_activation(g, x[0], (ig_act)io->ip[0], io->fp[0]);
     if (!strcmp(op, "geglu")) return ig_geglu(g, x[0]);
     if (!strcmp(op, "softmax")) return ig_softmax(g, x[0]);
-    if (!strcmp(op, "attention")) return ig_attention(g, x[0], x[1], x[2], io->ip[0], io->fp[0]);
+    if (!strcmp(op, "attention")) return ig_attention(g, x[0], x[1], x[2], io->ip[0], io->fp[0], NULL);
+    if (!strcmp(op, "attention_masked")) return ig_attention(g, x[0], x[1], x[2], io->ip[0], io->fp[0], x[3]->data);
     if (!strcmp(op, "avgpool2")) return ig_avgpool2(g, x[0]);
     if (!strcmp(op, "upsample2")) return ig_upsample2(g, x[0]);
     if (!strcmp(op, "resize")) return ig_resize(g, x[0], io->ip[0], io->ip[1], (ig_resize_mode)io->ip[2]);
