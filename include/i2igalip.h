@@ -238,6 +238,8 @@ typedef struct i2ig_weights_writer i2ig_weights_writer;
 I2IG_API i2ig_status i2ig_weights_writer_create(i2ig_weights_writer **out);
 I2IG_API void i2ig_weights_writer_free(i2ig_weights_writer *writer);
 
+/** Metadata setters. Keys are non-empty UTF-8; each key can be set once
+ *  (again: I2IG_ERR_DUPLICATE). File order is the order of the calls. */
 I2IG_API i2ig_status i2ig_weights_writer_set_int(i2ig_weights_writer *writer,
                                                  const char *key,
                                                  int64_t value);

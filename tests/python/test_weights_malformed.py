@@ -162,6 +162,15 @@ def many(*patches):
     return patch
 
 
+def array_count(extra):
+    """'fa' count of (room left after the count field) // 8 + extra."""
+    def patch(b):
+        at = me(b, FA) + 10
+        room = 64 + u64(b, INDEX_SIZE) - (at + 8)
+        put64(b, at, room // 8 + extra)
+    return patch
+
+
 def text_file(b):
     b[:] = b"hello, this is not a weight file at all ...\n"
 
@@ -227,6 +236,8 @@ CASES = {
     "meta_count_huge": (set32(lambda b: META_COUNT, 1 << 30), True, W.DimensionsError),
     "array_count_huge": (set64(lambda b: me(b, FA) + 10, lambda b: 1 << 60), True,
                          W.DimensionsError),
+    "array_count_plus1": (array_count(1), True, W.DimensionsError),
+    "array_count_exact": (array_count(0), True, W.OutOfRangeError),
     "string_array_count_huge": (set64(lambda b: me(b, SA) + 10, lambda b: (1 << 64) - 1), True,
                                 W.DimensionsError),
     "dtype0": (set32(lambda b: tf(b, B, "dtype"), 0), True, W.DtypeError),
@@ -321,6 +332,24 @@ class Malformed(unittest.TestCase):
             for w in words:
                 self.assertIn(w, str(cm.exception))
                 self.assertIn(w, c_msg)
+
+    def test_overlap_by_two_bytes(self):
+        # p: 33 f16 = 66 bytes; q moved to p + 64 shares its last 2 bytes.
+        path = os.path.join(self.tmp.name, "bad_overlap2.i2ig")
+        W.write(path, {}, {"p": np.zeros(33, np.float16), "q": np.zeros(1, np.float32)})
+        with open(path, "rb") as f:
+            b = bytearray(f.read())
+        p_off = u64(b, tf(b, 0, "offset"))
+        self.assertEqual(u64(b, tf(b, 1, "offset")), p_off + 128)
+        put64(b, tf(b, 1, "offset"), p_off + 64)
+        fix_crc(b)
+        with open(path, "wb") as f:
+            f.write(b)
+        with self.assertRaises(W.OverlapError) as cm:
+            W.read(path)
+        self.assertIn("'p'", str(cm.exception))
+        r = self.inspect(path)
+        self.assertTrue(r.stderr.startswith("i2ig inspect: overlapping tensors: " + path), r.stderr)
 
     def test_tensor_checksum(self):
         b = bytearray(self.base_bytes)

@@ -299,6 +299,41 @@ static void p_overlap_partial(forged *f)
     /* a is 640 bytes: an aligned start 64 bytes in lies inside it. */
     wr64(f->b + tensor_entry(f->b, T_C).offset, rd64(f->b + tensor_entry(f->b, T_A).offset) + 64);
 }
+/* p: 33 f16 = 66 bytes, so an aligned start 64 bytes in shares 2 bytes. */
+static void write_two(const char *path)
+{
+    static const uint16_t p[33];
+    static const float q[1];
+    const uint64_t sp[] = {33}, sq[] = {1};
+    i2ig_weights_writer *w;
+    ck_assert_int_eq(i2ig_weights_writer_create(&w), I2IG_OK);
+    ck_assert_int_eq(i2ig_weights_writer_add_tensor(w, "p", I2IG_DTYPE_F16, 1, sp, I2IG_DTYPE_F16,
+                                                    p, 0), I2IG_OK);
+    ck_assert_int_eq(i2ig_weights_writer_add_tensor(w, "q", I2IG_DTYPE_F32, 1, sq, I2IG_DTYPE_F32,
+                                                    q, 0), I2IG_OK);
+    ck_assert_int_eq(i2ig_weights_writer_write(w, path), I2IG_OK);
+    i2ig_weights_writer_free(w);
+}
+
+START_TEST(overlap_by_two_bytes)
+{
+    char path[512];
+    tu_tmp(path, sizeof path, "bad_overlap2.i2ig");
+    write_two(path);
+    size_t n = 0;
+    unsigned char *b = tu_read_file(path, &n);
+    tfields p = tensor_entry(b, 0), q = tensor_entry(b, 1);
+    ck_assert_uint_eq(rd64(b + q.offset), rd64(b + p.offset) + 128); /* canonical */
+    wr64(b + q.offset, rd64(b + p.offset) + 64);
+    wr32(b + H_CRC, index_crc(b));
+    forged f = {b, n, ""};
+    snprintf(f.path, sizeof f.path, "%s", path);
+    expect_open(&f, 0, I2IG_ERR_OVERLAP);
+    ck_assert_msg(error_has("'p'") && error_has("'q'"), "%s", i2ig_last_error());
+    free(b);
+}
+END_TEST
+
 START_TEST(overlapping)
 {
     expect_bad("overlap_same", p_overlap_same, true, I2IG_ERR_OVERLAP);
@@ -393,8 +428,21 @@ static void p_string_array_count_huge(forged *f)
     size_t e = meta_entry(f->b, META_SA);
     wr64(f->b + e + 4 + 2 + 4, UINT64_MAX);
 }
+/* "fa" count such that its elements would need (room/8 + extra) * 8
+ * bytes of the room left after the count field. */
+static uint64_t count_extra;
+static void p_array_count_boundary(forged *f)
+{
+    size_t at = meta_entry(f->b, META_FA) + 4 + 2 + 4;
+    uint64_t room = 64 + rd64(f->b + H_INDEX_SIZE) - (at + 8);
+    wr64(f->b + at, room / 8 + count_extra);
+}
 START_TEST(counts_that_cannot_fit)
 {
+    count_extra = 1; /* one element more than the index can hold */
+    expect_bad("array_count_plus1", p_array_count_boundary, true, I2IG_ERR_DIMENSIONS);
+    count_extra = 0; /* fits, but then the entries after it are missing */
+    expect_bad("array_count_exact", p_array_count_boundary, true, I2IG_ERR_OUT_OF_RANGE);
     expect_bad("tensor_count_huge", p_tensor_count_huge, true, I2IG_ERR_DIMENSIONS);
     expect_bad("meta_count_huge", p_meta_count_huge, true, I2IG_ERR_DIMENSIONS);
     expect_bad("array_count_huge", p_array_count_huge, true, I2IG_ERR_DIMENSIONS);
@@ -1232,6 +1280,7 @@ static Suite *weights_suite(void)
     tcase_add_test(bad, empty_directory_missing);
     tcase_add_test(bad, out_of_range);
     tcase_add_test(bad, overlapping);
+    tcase_add_test(bad, overlap_by_two_bytes);
     tcase_add_test(bad, duplicates);
     tcase_add_test(bad, alignment);
     tcase_add_test(bad, absurd_dimensions);
