@@ -312,6 +312,14 @@ I2IG_API void i2ig_image_free(i2ig_image *image);
  * signed, 32-bit float, grey or RGB, every page one slice. Files whose
  * decoded size would exceed I2IG_IMAGE_DEFAULT_MAX_BYTES are refused with
  * I2IG_ERR_TOO_LARGE before anything large is allocated.
+ * Details: the integer luma is (299 R + 587 G + 114 B + 500) / 1000; PNG
+ * samples below 8 bits are scaled to 8 (1-bit: 0/255); TIFF min-is-white
+ * (unsigned) is inverted to max - v; 8-bit TIFF palettes give the luma of
+ * round(entry / 257); reduced-resolution (thumbnail) TIFF pages are
+ * skipped. Pixel spacing comes from PNG pHYs (per metre) and TIFF X/Y
+ * resolution in inch or centimetre units, else 0. The size limit bounds
+ * every buffer decoding needs: the image, and the decoder's own buffer
+ * (all channels of a colour PNG/JPEG/BMP, one TIFF strip or tile).
  */
 I2IG_API i2ig_status i2ig_image_load(const char *path, i2ig_image **out);
 /** As i2ig_image_load() with an explicit decoded-size limit in bytes. */
