@@ -64,8 +64,8 @@ i2ig_status i2ig_weights_tensor_info(const i2ig_weights *w, size_t index, i2ig_t
     /* Version 1 of the struct is the first: there is no smaller one to fill. */
     if (info->struct_size < sizeof *info)
         return ig_fail(I2IG_ERR_INVALID_ARGUMENT,
-                       "i2ig_weights_tensor_info: struct_size %zu, expected at least %zu",
-                       info->struct_size, sizeof *info);
+                       "%s: i2ig_weights_tensor_info: struct_size %zu, expected at least %zu",
+                       w->path, info->struct_size, sizeof *info);
     if (index >= w->tensor_count)
         return ig_fail(I2IG_ERR_INVALID_ARGUMENT, "%s: tensor index %zu out of range (%zu tensors)",
                        w->path, index, w->tensor_count);

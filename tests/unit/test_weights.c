@@ -656,6 +656,7 @@ START_TEST(tensor_info_and_arguments)
     ck_assert_int_eq(i2ig_weights_tensor_info(w, 3, &ti), I2IG_ERR_INVALID_ARGUMENT);
     ti.struct_size = 8;
     ck_assert_int_eq(i2ig_weights_tensor_info(w, 0, &ti), I2IG_ERR_INVALID_ARGUMENT);
+    ck_assert(!strncmp(i2ig_last_error(), path, strlen(path)));
     const void *data;
     ck_assert_int_eq(i2ig_weights_tensor_data(w, 3, &data), I2IG_ERR_INVALID_ARGUMENT);
     const char *key;
