@@ -4,7 +4,7 @@
 #   tools/setup-debian.sh test    -> also what the tests need (PyTorch reference, scikit-image, ...)
 set -euo pipefail
 
-build_pkgs=(gcc pkg-config meson ninja-build libdnnl-dev libtiff-dev libstb-dev zlib1g-dev)
+build_pkgs=(gcc pkg-config meson ninja-build libdnnl-dev libtiff-dev libstb-dev zlib1g-dev libutf8proc-dev)
 test_pkgs=(check python3 python3-numpy python3-torch python3-skimage python3-tifffile python3-pil
            libopenblas0-pthread clang libclang-rt-14-dev abigail-tools valgrind)
 
