@@ -458,7 +458,128 @@ I2IG_API i2ig_status i2ig_encoder_tokenize(const i2ig_encoder *encoder, const ch
 I2IG_API i2ig_status i2ig_encoder_encode_text(i2ig_encoder *encoder, const char *prompt,
                                               float *context, float *embedding);
 
+/* ------------------------------------------------------------------------ */
+/* Generator and translation (the inference entry point)                      */
+/* ------------------------------------------------------------------------ */
+
+/** How a domain's native pixel values map to the generator's [0,1] range
+ *  and back. Values pinned. */
+typedef enum i2ig_mapping_kind {
+    /** Fixed window: x = clamp((v - lo) / (hi - lo), 0, 1); back:
+     *  v = lo + x (hi - lo). For CT (Hounsfield units). */
+    I2IG_MAPPING_WINDOW = 1,
+    /** Robust per-slice scale for MR: x = clamp((v - q_lo) / (q_hi - q_lo),
+     *  0, 1) with q_lo, q_hi the p_lo-th and p_hi-th percentiles of the
+     *  slice; back: v = lo + x (hi - lo) with the domain's typical range. */
+    I2IG_MAPPING_PERCENTILE = 2
+} i2ig_mapping_kind;
+
+typedef struct i2ig_intensity_mapping {
+    size_t struct_size;      /**< sizeof(i2ig_intensity_mapping)            */
+    i2ig_mapping_kind kind;
+    double lo, hi;           /**< native values of 0 and 1 (output side)    */
+    double p_lo, p_hi;       /**< percentiles in [0,100] (PERCENTILE only)  */
+} i2ig_intensity_mapping;
+
+/** Generator architecture; see i2ig_generator_config_init() for the paper
+ *  configuration (14,127,617 parameters). */
+typedef struct i2ig_generator_config {
+    size_t struct_size;      /**< sizeof(i2ig_generator_config)             */
+    int in_channels, out_channels;
+    int model_channels;      /**< 32                                        */
+    int n_levels;            /**< 6                                         */
+    int channel_mult[8];     /**< 1,1,2,2,4,4                               */
+    int num_res_blocks;      /**< 2                                         */
+    int n_attention;         /**< 3                                         */
+    int attention_ds[8];     /**< down-sampling factors with attention: 8,16,32 */
+    int head_channels;       /**< 32                                        */
+    int context_dim;         /**< 768 (prompt token width)                  */
+    int num_classes;         /**< label embedding rows (3)                  */
+} i2ig_generator_config;
+
+/** Fills c (whose struct_size must be set) with the paper configuration. */
+I2IG_API i2ig_status i2ig_generator_config_init(i2ig_generator_config *c);
+
+/** Loads a generator model file (weights, architecture and domains). */
+I2IG_API i2ig_status i2ig_generator_load(const char *path, i2ig_generator **out);
+/** Creates a randomly initialised generator (the reference initialisation,
+ *  seeded) with no domains; for tests, benchmarks and training. */
+I2IG_API i2ig_status i2ig_generator_create(const i2ig_generator_config *config, uint64_t seed,
+                                           i2ig_generator **out);
 I2IG_API void i2ig_generator_free(i2ig_generator *generator);
+/** Writes the model (atomically) with its domains. */
+I2IG_API i2ig_status i2ig_generator_save(const i2ig_generator *generator, const char *path);
+/** Threads used by the generator's kernels (default 1). */
+I2IG_API i2ig_status i2ig_generator_set_threads(i2ig_generator *generator, int threads);
+I2IG_API i2ig_status i2ig_generator_get_config(const i2ig_generator *generator,
+                                               i2ig_generator_config *config);
+/** Number of scalar weights. */
+I2IG_API size_t i2ig_generator_parameter_count(const i2ig_generator *generator);
+/** Width and height given to i2ig_generator_forward() must be multiples of
+ *  this (32 for the paper configuration); i2ig_translate() pads for you. */
+I2IG_API size_t i2ig_generator_size_multiple(const i2ig_generator *generator);
+
+/**
+ * Adds (or replaces) a domain: its name ("T1", "CT", ...), prompt, class
+ * label (row of the label embedding), the prompt's token states
+ * (context_length x context_dim floats, as i2ig_encoder_encode_text()
+ * returns them), its text embedding (embed_dim floats) and its intensity
+ * mapping. The context width must equal the configuration's context_dim
+ * (else I2IG_ERR_MODEL_MISMATCH).
+ */
+I2IG_API i2ig_status i2ig_generator_add_domain(i2ig_generator *generator, const char *name,
+                                               const char *prompt, int label,
+                                               const float *context, size_t context_length,
+                                               const float *text_embedding, size_t embed_dim,
+                                               const i2ig_intensity_mapping *mapping);
+/** Same, with the prompt encoded by the encoder's text tower. */
+I2IG_API i2ig_status i2ig_generator_add_domain_encoded(i2ig_generator *generator,
+                                                       i2ig_encoder *encoder, const char *name,
+                                                       const char *prompt, int label,
+                                                       const i2ig_intensity_mapping *mapping);
+I2IG_API size_t i2ig_generator_domain_count(const i2ig_generator *generator);
+/** Name of the index-th domain, NULL when out of range. */
+I2IG_API const char *i2ig_generator_domain_name(const i2ig_generator *generator, size_t index);
+/** Prompt, label and mapping of a domain (any output may be NULL);
+ *  I2IG_ERR_UNKNOWN_DOMAIN lists the known names. */
+I2IG_API i2ig_status i2ig_generator_domain_info(const i2ig_generator *generator,
+                                                const char *name, const char **prompt,
+                                                int *label, i2ig_intensity_mapping *mapping);
+
+/**
+ * The raw model: n single-channel images of width x height in the
+ * generator's [0,1] space (width, height multiples of
+ * i2ig_generator_size_multiple()) to the target domain, in the same space.
+ */
+I2IG_API i2ig_status i2ig_generator_forward(i2ig_generator *generator, const float *images,
+                                            size_t n, size_t width, size_t height,
+                                            const char *target, float *out);
+
+/** Called after each translated slice; return non-zero to cancel (the call
+ *  then returns I2IG_ERR_CANCELLED). */
+typedef int (*i2ig_progress_fn)(void *user, size_t done, size_t total);
+I2IG_API i2ig_status i2ig_generator_set_progress(i2ig_generator *generator,
+                                                 i2ig_progress_fn fn, void *user);
+
+/**
+ * Translates `slices` slices of width x height pixels of dtype (u8, u16,
+ * i16 or f32; row-major, slice after slice) from the source domain to the
+ * target domain, writing the same dtype and size to out (which must not
+ * overlap in). Each slice is mapped to [0,1] by the source domain's
+ * mapping, padded to a multiple of the size multiple by reflection,
+ * translated, cropped back and mapped to the target domain's native range
+ * (rounded and clamped to the dtype). source may be NULL when the model
+ * has exactly two domains. Same input and thread count give bit-identical
+ * output. NaN or infinite pixels give I2IG_ERR_NOT_FINITE.
+ */
+I2IG_API i2ig_status i2ig_translate(i2ig_generator *generator, const char *source,
+                                    const char *target, i2ig_dtype dtype, const void *in,
+                                    size_t width, size_t height, size_t slices, void *out);
+/** i2ig_translate() on an image handle; *out is a new image (same dtype,
+ *  size and spacing). */
+I2IG_API i2ig_status i2ig_translate_image(i2ig_generator *generator, const char *source,
+                                          const char *target, const i2ig_image *in,
+                                          i2ig_image **out);
 I2IG_API void i2ig_discriminator_free(i2ig_discriminator *discriminator);
 
 #ifdef __cplusplus

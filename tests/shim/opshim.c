@@ -7,6 +7,7 @@
 
 #include "core/error.h"
 #include "config.h"
+#include "generator/generator_internal.h"
 #include "nn/ops.h"
 #if IG_WITH_TRAINING
 #include "train/optim.h"
@@ -36,6 +37,10 @@ typedef struct igt_io {
 
 EXPORT int igt_run(const char *op, igt_io *io);
 EXPORT int igt_resize_matrix(int in, int out, int mode, float *m);
+EXPORT int igt_generator_grad(const char *path, int threads, const float *x, int n, int h, int w,
+                              const int *labels, const float *ctx, int s, const float *grad_out,
+                              float *out, float *grad_x, float *grad_params, char *names,
+                              size_t names_cap, char *err, size_t errlen);
 EXPORT void igt_adam(double lr, double b1, double b2, double eps, int64_t step, size_t n,
                      float *p, const float *g, float *m, float *v, int threads);
 EXPORT void igt_ema(float decay, size_t n, float *shadow, const float *p, int threads);
@@ -174,3 +179,56 @@ EXPORT void igt_ema(float decay, size_t n, float *shadow, const float *p, int th
     ig_ema_update(decay, n, shadow, p, threads);
 }
 #endif
+
+/* Forward and backward of a saved generator on given inputs: output, input
+ * gradient and every parameter gradient (flat, in parameter order; the
+ * newline-separated names go to names). */
+EXPORT int igt_generator_grad(const char *path, int threads, const float *x, int n, int h, int w,
+                              const int *labels, const float *ctx, int s, const float *grad_out,
+                              float *out, float *grad_x, float *grad_params, char *names,
+                              size_t names_cap, char *err, size_t errlen)
+{
+    i2ig_generator *gen;
+    if (i2ig_generator_load(path, &gen) != I2IG_OK) {
+        snprintf(err, errlen, "%s", i2ig_last_error());
+        return 1;
+    }
+    i2ig_generator_set_threads(gen, threads);
+    ig_thread_scope ts = ig_engine_enter(gen->e);
+    ig_params *p = ig_unet_params(gen->unet);
+    ig_params_set_requires_grad(p, true);
+    const ig_unet_cfg *c = ig_unet_cfg_of(gen->unet);
+    ig_graph g;
+    ig_graph_init(&g, gen->e, true);
+    int64_t xs[4] = {n, h, w, c->in_channels}, cs[3] = {n, s, c->context_dim};
+    ig_tensor *xt = ig_t_wrap((float *)x, 4, xs), *ct = ig_t_wrap((float *)ctx, 3, cs);
+    xt->requires_grad = true;
+    ig_tensor *y = ig_unet_forward(&g, gen->unet, xt, labels, ct);
+    int rc = 0;
+    if (!y) rc = 1;
+    if (rc == 0) {
+        memcpy(out, y->data, y->numel * sizeof(float));
+        if (ig_backward_from(&g, y, grad_out) != I2IG_OK) rc = 1;
+    }
+    if (rc == 0) {
+        memcpy(grad_x, xt->grad->data, xt->numel * sizeof(float));
+        size_t off = 0, noff = 0;
+        for (size_t i = 0; i < p->n; i++) {
+            ig_tensor *t = p->items[i].t;
+            if (t->grad) memcpy(grad_params + off, t->grad->data, t->numel * sizeof(float));
+            else memset(grad_params + off, 0, t->numel * sizeof(float));
+            off += t->numel;
+            noff += (size_t)snprintf(names + noff, noff < names_cap ? names_cap - noff : 0, "%s\n",
+                                     p->items[i].name);
+        }
+    } else {
+        snprintf(err, errlen, "%s", i2ig_last_error());
+    }
+    ig_t_release(y);
+    ig_graph_clear(&g);
+    ig_t_release(xt);
+    ig_t_release(ct);
+    ig_engine_leave(ts);
+    i2ig_generator_free(gen);
+    return rc;
+}
