@@ -34,6 +34,21 @@ static int64_t f2bits(float f)
     return i;
 }
 
+/* oneDNN derives the layout from the strides: a size-1 batch dimension with
+ * stride 0 makes a plain operand look permuted ("acdb"), and then only the
+ * slow reference kernel accepts it. Size-1 dimensions get the stride of a
+ * dense outermost dimension instead (their stride never addresses data). */
+static void outer_unit_strides(const dnnl_dims_t dims, dnnl_dims_t strides)
+{
+    for (int d = 1; d >= 0; d--) {
+        if (dims[d] != 1) continue;
+        int64_t s = 1;
+        for (int j = d + 1; j < 4; j++)
+            if (strides[j] * dims[j] > s) s = strides[j] * dims[j];
+        strides[d] = s;
+    }
+}
+
 static i2ig_status operand_md(dnnl_memory_desc_t *md, const int64_t *batch, const int64_t *bs,
                               int64_t rows, int64_t cols, int trans, int64_t ld)
 {
@@ -43,6 +58,7 @@ static i2ig_status operand_md(dnnl_memory_desc_t *md, const int64_t *batch, cons
     dnnl_dims_t strides = {bs[0], bs[1], trans ? 1 : ld, trans ? ld : 1};
     if (batch[0] == 1) dims[0] = 1;
     if (batch[1] == 1) dims[1] = 1;
+    outer_unit_strides(dims, strides);
     IG_DNNL(dnnl_memory_desc_init_by_strides(md, 4, dims, dnnl_f32, strides), "matmul operand");
     return I2IG_OK;
 }
@@ -67,6 +83,7 @@ i2ig_status ig_k_matmul(ig_engine *e, const ig_mm_shape *s, const float *a, cons
         /* The result always has every batch dimension. */
         dnnl_dims_t cdims = {s->batch[0], s->batch[1], s->m, s->n};
         dnnl_dims_t cstrides = {s->sc[0], s->sc[1], s->ldc, 1};
+        outer_unit_strides(cdims, cstrides);
         IG_DNNL(dnnl_memory_desc_init_by_strides(&cmd, 4, cdims, dnnl_f32, cstrides), "matmul dst");
         dnnl_dims_t bdims = {1, 1, 1, s->n};
         IG_DNNL(dnnl_memory_desc_init_by_tag(&biasmd, 4, bdims, dnnl_f32, dnnl_abcd), "matmul bias");
