@@ -49,25 +49,14 @@ static void outer_unit_strides(const dnnl_dims_t dims, dnnl_dims_t strides)
     }
 }
 
-/* Strides for a batch dimension of extent 1 do not matter to the data, but
- * oneDNN classifies layouts by them: anything but the dense value makes it
- * fall back to its reference matmul. */
-static void canonical_batch_strides(const int64_t *dims, int64_t matrix, int64_t *strides)
-{
-    if (dims[1] == 1) strides[1] = matrix;
-    if (dims[0] == 1) strides[0] = dims[1] * strides[1];
-}
-
 static i2ig_status operand_md(dnnl_memory_desc_t *md, const int64_t *batch, const int64_t *bs,
                               int64_t rows, int64_t cols, int trans, int64_t ld)
 {
     /* Logical rows x cols; stored transposed when trans. A batch stride of 0
      * broadcasts the operand: oneDNN wants that dimension to be 1. */
-    int64_t d[2] = {bs[0] ? batch[0] : 1, bs[1] ? batch[1] : 1};
-    int64_t st[2] = {bs[0], bs[1]};
-    canonical_batch_strides(d, (trans ? cols : rows) * ld, st);
-    dnnl_dims_t dims = {d[0], d[1], rows, cols};
-    dnnl_dims_t strides = {st[0], st[1], trans ? 1 : ld, trans ? ld : 1};
+    dnnl_dims_t dims = {bs[0] ? batch[0] : 1, bs[1] ? batch[1] : 1, rows, cols};
+    dnnl_dims_t strides = {bs[0], bs[1], trans ? 1 : ld, trans ? ld : 1};
+    outer_unit_strides(dims, strides);
     IG_DNNL(dnnl_memory_desc_init_by_strides(md, 4, dims, dnnl_f32, strides), "matmul operand");
     return I2IG_OK;
 }
@@ -90,10 +79,8 @@ i2ig_status ig_k_matmul(ig_engine *e, const ig_mm_shape *s, const float *a, cons
         IG_TRY(operand_md(&amd, s->batch, s->sa, s->m, s->k, s->trans_a, s->lda));
         IG_TRY(operand_md(&bmd, s->batch, s->sb, s->k, s->n, s->trans_b, s->ldb));
         /* The result always has every batch dimension. */
-        int64_t cst[2] = {s->sc[0], s->sc[1]};
-        canonical_batch_strides(s->batch, s->m * s->ldc, cst);
         dnnl_dims_t cdims = {s->batch[0], s->batch[1], s->m, s->n};
-        dnnl_dims_t cstrides = {cst[0], cst[1], s->ldc, 1};
+        dnnl_dims_t cstrides = {s->sc[0], s->sc[1], s->ldc, 1};
         outer_unit_strides(cdims, cstrides);
         IG_DNNL(dnnl_memory_desc_init_by_strides(&cmd, 4, cdims, dnnl_f32, cstrides), "matmul dst");
         dnnl_dims_t bdims = {1, 1, 1, s->n};
