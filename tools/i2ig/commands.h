@@ -4,6 +4,9 @@
 #define I2IG_TOOL_COMMANDS_H
 
 int cmd_version(int argc, char **argv);
+int cmd_demo(int argc, char **argv);
 int cmd_inspect(int argc, char **argv);
+int cmd_translate(int argc, char **argv);
+int cmd_create_model(int argc, char **argv);
 
 #endif

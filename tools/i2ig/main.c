@@ -10,8 +10,11 @@ static const struct {
     int (*run)(int argc, char **argv);
     const char *help;
 } commands[] = {
+    {"demo", cmd_demo, "run the demo on the bundled real scans"},
     {"version", cmd_version, "print the library version"},
     {"inspect", cmd_inspect, "show what a weight file (.i2ig) holds; --verify checks it"},
+    {"translate", cmd_translate, "translate a slice or a stack to another domain"},
+    {"create-model", cmd_create_model, "write a randomly initialised generator model"},
 };
 
 static void usage(FILE *f)
