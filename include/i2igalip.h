@@ -580,7 +580,60 @@ I2IG_API i2ig_status i2ig_translate(i2ig_generator *generator, const char *sourc
 I2IG_API i2ig_status i2ig_translate_image(i2ig_generator *generator, const char *source,
                                           const char *target, const i2ig_image *in,
                                           i2ig_image **out);
+/* ------------------------------------------------------------------------ */
+/* Discriminator                                                              */
+/* ------------------------------------------------------------------------ */
+
+/** Discriminator architecture; i2ig_discriminator_config_init() gives the
+ *  reference configuration (5,984,896 parameters per head). */
+typedef struct i2ig_discriminator_config {
+    size_t struct_size;  /**< sizeof(i2ig_discriminator_config)               */
+    int num_classes;     /**< head sets, one per domain label (3)            */
+    int n_taps;          /**< heads per set, one per tapped ViT block (4)    */
+    int width;           /**< feature channels (768)                         */
+    int text_dim;        /**< text embedding size (512)                      */
+    int cmap_dim;        /**< projection size (64)                           */
+    int kernel_size;     /**< residual convolution, circular (9)             */
+    int sum_channels;    /**< 0: the reference's output, cmap_dim values per
+                              token and head; 1: StyleGAN-T's projection
+                              summed over them, one value per token          */
+} i2ig_discriminator_config;
+
+I2IG_API i2ig_status i2ig_discriminator_config_init(i2ig_discriminator_config *config);
+/** A randomly initialised discriminator (PyTorch's default initialisation
+ *  of the reference modules, seeded). */
+I2IG_API i2ig_status i2ig_discriminator_create(const i2ig_discriminator_config *config,
+                                               uint64_t seed, i2ig_discriminator **out);
+I2IG_API i2ig_status i2ig_discriminator_load(const char *path, i2ig_discriminator **out);
+I2IG_API i2ig_status i2ig_discriminator_save(const i2ig_discriminator *discriminator,
+                                             const char *path);
 I2IG_API void i2ig_discriminator_free(i2ig_discriminator *discriminator);
+I2IG_API i2ig_status i2ig_discriminator_set_threads(i2ig_discriminator *discriminator,
+                                                    int threads);
+I2IG_API size_t i2ig_discriminator_parameter_count(const i2ig_discriminator *discriminator);
+
+/**
+ * Logits for n samples. features: n x n_taps x tokens x width floats (the
+ * encoder's taps); labels: n domain labels choosing the head set; text:
+ * n x text_dim text embeddings of the samples' target domains (normalised
+ * inside). logits receives n x n_taps x tokens x cmap_dim floats (x 1 with
+ * sum_channels). update_state = 1 runs one spectral-norm power iteration
+ * per head call first, as the reference does in training mode; 0 uses the
+ * stored state.
+ */
+I2IG_API i2ig_status i2ig_discriminator_forward(i2ig_discriminator *discriminator,
+                                                const float *features, size_t n, size_t tokens,
+                                                const int *labels, const float *text,
+                                                int update_state, float *logits);
+/**
+ * Gradient of a loss with respect to the features, given its gradient with
+ * respect to the logits (same layout as i2ig_discriminator_forward() fills),
+ * with the stored spectral-norm state (no power iteration).
+ */
+I2IG_API i2ig_status i2ig_discriminator_backward(i2ig_discriminator *discriminator,
+                                                 const float *features, size_t n, size_t tokens,
+                                                 const int *labels, const float *text,
+                                                 const float *d_logits, float *d_features);
 
 #ifdef __cplusplus
 }

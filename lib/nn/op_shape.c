@@ -129,6 +129,64 @@ ig_tensor *ig_permute(ig_graph *g, ig_tensor *x, const int *perm)
     return y;
 }
 
+/* ---- views and stacking -------------------------------------------------------------- */
+
+static void view_range_backward(ig_graph *g, ig_node *n)
+{
+    ig_tensor *x = n->in[0];
+    float *dx = ig_grad_buf(g, x);
+    if (!dx) return;
+    size_t off = (size_t)n->p.l[0];
+    const float *dy = n->out->grad->data;
+    for (size_t i = 0; i < n->out->numel; i++) dx[off + i] += dy[i];
+}
+
+ig_tensor *ig_view_range(ig_graph *g, ig_tensor *x, size_t offset, int ndim, const int64_t *shape)
+{
+    if (!ig_graph_ok(g, 1, x)) return NULL;
+    size_t n = ig_shape_numel(ndim, shape);
+    if (ndim < 1 || ndim > IG_MAXDIM || n == 0 || offset > x->numel || n > x->numel - offset)
+        return ig_shape_fail(g, "view", x, NULL);
+    ig_tensor *v = ig_t_detach(g, x);
+    if (!v) return NULL;
+    v->ndim = ndim;
+    for (int i = 0; i < ndim; i++) v->shape[i] = shape[i];
+    v->numel = n;
+    v->data = x->data + offset;
+    v->uid = 0; /* a piece of a weight is not the weight */
+    ig_node *nd = ig_record(g, v, view_range_backward, 1, &x, 0, NULL);
+    if (nd) nd->p.l[0] = (int64_t)offset;
+    return v;
+}
+
+static void stack_backward(ig_graph *g, ig_node *n)
+{
+    const float *dy = n->out->grad->data;
+    for (int i = 0; i < n->nin; i++) ig_grad_add(g, n->in[i], dy + (size_t)i * n->in[0]->numel);
+}
+
+ig_tensor *ig_stack(ig_graph *g, ig_tensor *const *xs, int n)
+{
+    if (n < 1 || n > IG_NODE_MAXIN) {
+        ig_graph_fail(g, ig_fail(I2IG_ERR_INTERNAL, "stack of %d tensors", n));
+        return NULL;
+    }
+    for (int i = 0; i < n; i++)
+        if (!ig_graph_ok(g, 1, xs[i])) return NULL;
+    for (int i = 1; i < n; i++)
+        if (!ig_same_shape(xs[0], xs[i]) || xs[0]->ndim >= IG_MAXDIM)
+            return ig_shape_fail(g, "stack", xs[0], xs[i]);
+    int64_t shape[IG_MAXDIM];
+    shape[0] = n;
+    for (int i = 0; i < xs[0]->ndim; i++) shape[i + 1] = xs[0]->shape[i];
+    ig_tensor *y = ig_t_new(g, xs[0]->ndim + 1, shape);
+    if (!y) return NULL;
+    for (int i = 0; i < n; i++)
+        memcpy(y->data + (size_t)i * xs[0]->numel, xs[i]->data, xs[0]->numel * sizeof(float));
+    ig_record(g, y, stack_backward, n, xs, 0, NULL);
+    return y;
+}
+
 /* ---- circular padding ----------------------------------------------------------- */
 
 static int64_t wrap(int64_t i, int64_t n) { return ((i % n) + n) % n; }

@@ -72,6 +72,11 @@ ig_tensor *ig_concat_last(ig_graph *g, ig_tensor *a, ig_tensor *b);
 ig_tensor *ig_slice_last(ig_graph *g, ig_tensor *x, int64_t start, int64_t len);
 /* x.permute(perm) made contiguous */
 ig_tensor *ig_permute(ig_graph *g, ig_tensor *x, const int *perm);
+/* A contiguous piece of x viewed without copying: numel(shape) elements
+ * starting at element offset (e.g. one sample or one tap of a batch). */
+ig_tensor *ig_view_range(ig_graph *g, ig_tensor *x, size_t offset, int ndim, const int64_t *shape);
+/* torch.stack(xs, 0): n tensors of equal shape -> n, shape. */
+ig_tensor *ig_stack(ig_graph *g, ig_tensor *const *xs, int n);
 /* Circular padding of p on both sides of dimension 1 of x N,T,C. */
 ig_tensor *ig_pad_circular(ig_graph *g, ig_tensor *x, int p);
 /* x ...,1 -> ...,c with y[..., j] = x * scale[j] + shift[j] (grey image to

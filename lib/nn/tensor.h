@@ -25,7 +25,7 @@
 #include "kernels/kernels.h"
 
 #define IG_MAXDIM 6
-#define IG_NODE_MAXIN 4
+#define IG_NODE_MAXIN 16
 #define IG_NODE_MAXSAVED 4
 
 typedef enum ig_storage_mode {

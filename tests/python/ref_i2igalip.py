@@ -272,3 +272,106 @@ def small_unet_kwargs():
     return dict(in_channels=1, model_channels=32, out_channels=1, num_res_blocks=1,
                 attention_resolutions=(2, 4), channel_mult=(1, 2, 2), num_classes=3,
                 num_head_channels=32, context_dim=48)
+
+
+# ---- discriminator (networks/stylegan_disc.py) ------------------------------------
+
+from torch.nn.utils.spectral_norm import SpectralNorm  # noqa: E402
+
+
+class FullyConnectedLayer(nn.Module):
+    def __init__(self, in_feat, out_feat, activation=nn.Identity()):
+        super().__init__()
+        self.linear_layer = nn.Linear(in_feat, out_feat)
+        self.act = activation
+
+    def forward(self, x):
+        return self.act(self.linear_layer(x))
+
+
+class ResidualBlock(nn.Module):
+    def __init__(self, fn):
+        super().__init__()
+        self.fn = fn
+
+    def forward(self, x):
+        return (self.fn(x) + x) / np.sqrt(2)
+
+
+class SpectralConv1d(nn.Conv1d):
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        SpectralNorm.apply(self, name='weight', n_power_iterations=1, dim=0, eps=1e-12)
+
+
+class BatchNormLocal(nn.Module):
+    def __init__(self, num_features, affine=True, virtual_bs=8, eps=1e-5):
+        super().__init__()
+        self.virtual_bs = virtual_bs
+        self.eps = eps
+        self.affine = affine
+        if self.affine:
+            self.weight = nn.Parameter(torch.ones(num_features))
+            self.bias = nn.Parameter(torch.zeros(num_features))
+
+    def forward(self, x):
+        shape = x.size()
+        G = np.ceil(x.size(0) / self.virtual_bs).astype(int)
+        x = x.view(G, -1, x.size(-2), x.size(-1))
+        mean = x.mean([1, 3], keepdim=True)
+        var = x.var([1, 3], keepdim=True, unbiased=False)
+        x = (x - mean) / (torch.sqrt(var + self.eps))
+        if self.affine:
+            x = x * self.weight[None, :, None] + self.bias[None, :, None]
+        return x.view(shape)
+
+
+def make_block(channels, kernel_size):
+    return nn.Sequential(
+        SpectralConv1d(channels, channels, kernel_size=kernel_size, padding=kernel_size // 2,
+                       padding_mode='circular'),
+        BatchNormLocal(channels),
+        nn.LeakyReLU(0.2, True),
+    )
+
+
+class DiscHead(nn.Module):
+    def __init__(self, channels, c_dim, cmap_dim=64, kernel_size=9):
+        super().__init__()
+        self.channels = channels
+        self.c_dim = c_dim
+        self.cmap_dim = cmap_dim
+        self.main = nn.Sequential(make_block(channels, kernel_size=1),
+                                  ResidualBlock(make_block(channels, kernel_size=kernel_size)))
+        self.cmapper = FullyConnectedLayer(self.c_dim, cmap_dim)
+        self.cls = SpectralConv1d(channels, cmap_dim, kernel_size=1, padding=0)
+
+    def forward(self, x, c):
+        h = self.main(x)
+        out = self.cls(h)
+        cmap = self.cmapper(c).unsqueeze(-1)
+        out = (out * cmap).sum(1, keepdim=True) * (1 / np.sqrt(self.cmap_dim))
+        return out
+
+
+class ProjectedDiscriminator(nn.Module):
+    def __init__(self, c_dim=512, embed_dim=768, num_of_disc_feats=4, num_of_classes=2,
+                 cmap_dim=64, kernel_size=9):
+        super().__init__()
+        self.feat_modulator = nn.Conv2d(256, 1, kernel_size=4, stride=1, padding=1)
+        self.heads = nn.ModuleList()
+        for _ in range(num_of_classes):
+            heads = []
+            for i in range(num_of_disc_feats):
+                heads += [str(i), DiscHead(embed_dim, c_dim, cmap_dim, kernel_size)],
+            self.heads.append(nn.ModuleDict(heads))
+
+    def forward(self, features, text_encoding, class_label=None):
+        logits = []
+        for i in range(features.size(0)):
+            logits_ = []
+            label = class_label[i].item()
+            for k, head in self.heads[label].items():
+                logits_.append(head(features[i:(i + 1), int(k), :, :], text_encoding[i:(i + 1)]).view(1, -1))
+            logits.append(torch.cat(logits_, dim=1))
+        return torch.cat(logits, dim=0)

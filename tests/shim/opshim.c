@@ -7,6 +7,7 @@
 
 #include "core/error.h"
 #include "config.h"
+#include "discriminator/discriminator_internal.h"
 #include "generator/generator_internal.h"
 #include "nn/ops.h"
 #if IG_WITH_TRAINING
@@ -37,6 +38,10 @@ typedef struct igt_io {
 
 EXPORT int igt_run(const char *op, igt_io *io);
 EXPORT int igt_resize_matrix(int in, int out, int mode, float *m);
+EXPORT int igt_disc_grad(const char *path, int threads, const float *feats, int n, int tokens,
+                         const int *labels, const float *text, const float *grad_out, float *out,
+                         float *grad_feats, float *grad_params, float *state_after, char *names,
+                         size_t names_cap, char *err, size_t errlen);
 EXPORT int igt_generator_grad(const char *path, int threads, const float *x, int n, int h, int w,
                               const int *labels, const float *ctx, int s, const float *grad_out,
                               float *out, float *grad_x, float *grad_params, char *names,
@@ -230,5 +235,61 @@ EXPORT int igt_generator_grad(const char *path, int threads, const float *x, int
     ig_t_release(ct);
     ig_engine_leave(ts);
     i2ig_generator_free(gen);
+    return rc;
+}
+
+/* Discriminator forward (one power iteration per head call, as in
+ * training) and backward: logits, feature gradient, every parameter
+ * gradient and the spectral-norm state after the call (flat, in order). */
+EXPORT int igt_disc_grad(const char *path, int threads, const float *feats, int n, int tokens,
+                         const int *labels, const float *text, const float *grad_out, float *out,
+                         float *grad_feats, float *grad_params, float *state_after, char *names,
+                         size_t names_cap, char *err, size_t errlen)
+{
+    i2ig_discriminator *d;
+    if (i2ig_discriminator_load(path, &d) != I2IG_OK) {
+        snprintf(err, errlen, "%s", i2ig_last_error());
+        return 1;
+    }
+    i2ig_discriminator_set_threads(d, threads);
+    ig_thread_scope ts = ig_engine_enter(d->e);
+    ig_params *p = ig_disc_params(d->disc), *sp = ig_disc_state(d->disc);
+    ig_params_set_requires_grad(p, true);
+    const ig_disc_cfg *c = ig_disc_cfg_of(d->disc);
+    ig_graph g;
+    ig_graph_init(&g, d->e, true);
+    int64_t fs[4] = {n, c->n_taps, tokens, c->width};
+    ig_tensor *x = ig_t_wrap((float *)feats, 4, fs);
+    x->requires_grad = true;
+    ig_tensor *y = ig_disc_forward(&g, d->disc, x, labels, text, 1);
+    int rc = y ? 0 : 1;
+    if (rc == 0) {
+        memcpy(out, y->data, y->numel * sizeof(float));
+        if (ig_backward_from(&g, y, grad_out) != I2IG_OK) rc = 1;
+    }
+    if (rc == 0) {
+        memcpy(grad_feats, x->grad->data, x->numel * sizeof(float));
+        size_t off = 0, noff = 0;
+        for (size_t i = 0; i < p->n; i++) {
+            ig_tensor *t = p->items[i].t;
+            if (t->grad) memcpy(grad_params + off, t->grad->data, t->numel * sizeof(float));
+            else memset(grad_params + off, 0, t->numel * sizeof(float));
+            off += t->numel;
+            noff += (size_t)snprintf(names + noff, noff < names_cap ? names_cap - noff : 0, "%s\n",
+                                     p->items[i].name);
+        }
+        off = 0;
+        for (size_t i = 0; i < sp->n; i++) {
+            memcpy(state_after + off, sp->items[i].t->data, sp->items[i].t->numel * sizeof(float));
+            off += sp->items[i].t->numel;
+        }
+    } else {
+        snprintf(err, errlen, "%s", i2ig_last_error());
+    }
+    ig_t_release(y);
+    ig_graph_clear(&g);
+    ig_t_release(x);
+    ig_engine_leave(ts);
+    i2ig_discriminator_free(d);
     return rc;
 }

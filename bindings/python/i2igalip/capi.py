@@ -113,6 +113,13 @@ class IntensityMapping(ctypes.Structure):
                 ("p_lo", ctypes.c_double), ("p_hi", ctypes.c_double)]
 
 
+class DiscriminatorConfig(ctypes.Structure):
+    _fields_ = [("struct_size", ctypes.c_size_t), ("num_classes", ctypes.c_int),
+                ("n_taps", ctypes.c_int), ("width", ctypes.c_int), ("text_dim", ctypes.c_int),
+                ("cmap_dim", ctypes.c_int), ("kernel_size", ctypes.c_int),
+                ("sum_channels", ctypes.c_int)]
+
+
 ProgressFn = ctypes.CFUNCTYPE(ctypes.c_int, ctypes.c_void_p, ctypes.c_size_t, ctypes.c_size_t)
 
 _vp = ctypes.c_void_p
@@ -156,6 +163,19 @@ _decls = {
                                          ctypes.POINTER(IntensityMapping)]),
     "i2ig_generator_forward": (_st, [_vp, c_float_p, _s, _s, _s, _cp, c_float_p]),
     "i2ig_generator_set_progress": (_st, [_vp, ProgressFn, _vp]),
+    # discriminator
+    "i2ig_discriminator_config_init": (_st, [ctypes.POINTER(DiscriminatorConfig)]),
+    "i2ig_discriminator_create": (_st, [ctypes.POINTER(DiscriminatorConfig), ctypes.c_uint64,
+                                        ctypes.POINTER(_vp)]),
+    "i2ig_discriminator_load": (_st, [_cp, ctypes.POINTER(_vp)]),
+    "i2ig_discriminator_save": (_st, [_vp, _cp]),
+    "i2ig_discriminator_free": (None, [_vp]),
+    "i2ig_discriminator_set_threads": (_st, [_vp, _i]),
+    "i2ig_discriminator_parameter_count": (_s, [_vp]),
+    "i2ig_discriminator_forward": (_st, [_vp, c_float_p, _s, _s, ctypes.POINTER(_i), c_float_p,
+                                         _i, c_float_p]),
+    "i2ig_discriminator_backward": (_st, [_vp, c_float_p, _s, _s, ctypes.POINTER(_i), c_float_p,
+                                          c_float_p, c_float_p]),
     "i2ig_translate": (_st, [_vp, _cp, _cp, _i, _vp, _s, _s, _s, _vp]),
     "i2ig_translate_image": (_st, [_vp, _cp, _cp, _vp, ctypes.POINTER(_vp)]),
 }
