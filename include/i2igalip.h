@@ -635,6 +635,118 @@ I2IG_API i2ig_status i2ig_discriminator_backward(i2ig_discriminator *discriminat
                                                  const int *labels, const float *text,
                                                  const float *d_logits, float *d_features);
 
+/* ------------------------------------------------------------------------ */
+/* Training (only in builds with I2IG_FEATURE_TRAINING; an inference-only     */
+/* library has none of these symbols)                                         */
+/* ------------------------------------------------------------------------ */
+
+/** Training hyper-parameters; i2ig_train_config_init() gives the reference
+ *  defaults. */
+typedef struct i2ig_train_config {
+    size_t struct_size;      /**< sizeof(i2ig_train_config)                  */
+    int batch_size;          /**< images per domain and step (4)              */
+    int crop_size;           /**< random square crop side, a multiple of the
+                                  generator's size multiple; 0 = whole slice,
+                                  padded to the multiple (256)               */
+    int flip;                /**< random horizontal flips (0)                  */
+    uint64_t seed;           /**< data order, crops, flips (40)                */
+    double lr_generator;     /**< 2e-4                                        */
+    double lr_discriminator; /**< 2e-4                                        */
+    double beta1, beta2;     /**< Adam (0.5, 0.99)                            */
+    int64_t total_steps;     /**< length of the schedule                      */
+    int64_t decay_start;     /**< lr constant before, then linear to 0 at
+                                  total_steps (total_steps / 2)               */
+    double ema_decay;        /**< 0.99                                        */
+    double w_adversarial;    /**< LSGAN generator loss (1)                    */
+    double w_cycle;          /**< cycle L1 (10)                               */
+    double w_identity;       /**< identity L1 (1)                             */
+    double w_clip;           /**< CLIP guidance -cos(image, text) (1)         */
+    double w_encoding;       /**< CLIP encoding 1 - cos(class tokens) (1)     */
+    int threads;             /**< kernel threads (1)                          */
+} i2ig_train_config;
+
+I2IG_API i2ig_status i2ig_train_config_init(i2ig_train_config *config);
+
+/** Losses of one step, each averaged over the batch and summed over the two
+ *  translation directions as the reference does. */
+typedef struct i2ig_train_losses {
+    size_t struct_size;       /**< sizeof(i2ig_train_losses)                */
+    int64_t step;             /**< the step just taken (1-based)            */
+    double generator;         /**< weighted total the generator minimised  */
+    double discriminator;     /**< LSGAN real + fake                        */
+    double adversarial, cycle, identity, clip, encoding; /**< unweighted     */
+    double lr;                /**< learning rate used for this step         */
+} i2ig_train_losses;
+
+/**
+ * Creates a trainer for a new, randomly initialised generator (config,
+ * seeded with the train config's seed) and discriminator, guided by the
+ * (borrowed, frozen) encoder, which must outlive the trainer. Domains are
+ * added next; at least two are needed before the first step.
+ */
+I2IG_API i2ig_status i2ig_trainer_create(const i2ig_train_config *config,
+                                         const i2ig_generator_config *generator,
+                                         i2ig_encoder *encoder, i2ig_trainer **out);
+I2IG_API void i2ig_trainer_free(i2ig_trainer *trainer);
+
+/**
+ * Adds a domain with its unpaired images: every slice of every given
+ * image (a stack is many slices) is one training sample, in native values
+ * mapped to [0,1] by mapping. The prompt is encoded with the encoder; the
+ * label picks the generator's label embedding row and the discriminator's
+ * head set. The images are copied.
+ */
+I2IG_API i2ig_status i2ig_trainer_add_domain(i2ig_trainer *trainer, const char *name,
+                                             const char *prompt, int label,
+                                             const i2ig_intensity_mapping *mapping,
+                                             const i2ig_image *const *images, size_t n_images);
+
+/** One training step for the domain pair chosen in turn (all ordered pairs
+ *  cycle); losses may be NULL. */
+I2IG_API i2ig_status i2ig_trainer_step(i2ig_trainer *trainer, i2ig_train_losses *losses);
+
+/** Called after each step of i2ig_trainer_run(); return non-zero to stop
+ *  (the run then returns I2IG_ERR_CANCELLED after the step). */
+typedef int (*i2ig_train_progress_fn)(void *user, const i2ig_train_losses *losses);
+
+/**
+ * Runs steps until total_steps, calling progress after each one. A
+ * non-NULL cancel flag is polled between steps; when it becomes non-zero
+ * the run stops with I2IG_ERR_CANCELLED, leaving the trainer consistent
+ * (a checkpoint can then be written).
+ */
+I2IG_API i2ig_status i2ig_trainer_run(i2ig_trainer *trainer, i2ig_train_progress_fn progress,
+                                      void *user, volatile const int *cancel);
+
+/**
+ * Called once per step for each model with every trainable gradient packed
+ * into one array (model 0 = generator, 1 = discriminator), before the
+ * optimiser uses it: the seam for data-parallel training (e.g. an MPI
+ * allreduce averaging the array across processes).
+ */
+typedef i2ig_status (*i2ig_reduce_fn)(void *user, int model, float *gradients, size_t count);
+I2IG_API i2ig_status i2ig_trainer_set_reduce_hook(i2ig_trainer *trainer, i2ig_reduce_fn fn,
+                                                  void *user);
+
+/** Steps taken so far. */
+I2IG_API int64_t i2ig_trainer_steps_done(const i2ig_trainer *trainer);
+
+/**
+ * Writes a checkpoint atomically: generator (trained and EMA weights),
+ * discriminator with its spectral-norm state, both Adam states, the step,
+ * the data-order random state, the domains (with their images) and the
+ * configuration. Resuming from it reproduces the uninterrupted run bit for
+ * bit (same thread count).
+ */
+I2IG_API i2ig_status i2ig_trainer_save_checkpoint(const i2ig_trainer *trainer, const char *path);
+/** Resumes from a checkpoint, with the same encoder it was made with. */
+I2IG_API i2ig_status i2ig_trainer_load_checkpoint(const char *path, i2ig_encoder *encoder,
+                                                  i2ig_trainer **out);
+/** Writes the generator as a model file for i2ig_generator_load(): the EMA
+ *  weights (use_ema = 1, what inference should use) or the trained ones. */
+I2IG_API i2ig_status i2ig_trainer_export_generator(const i2ig_trainer *trainer, const char *path,
+                                                   int use_ema);
+
 #ifdef __cplusplus
 }
 #endif
