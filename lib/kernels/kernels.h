@@ -62,12 +62,15 @@ void ig_engine_trim(ig_engine *e);
 size_t ig_engine_bytes_in_use(const ig_engine *e);
 size_t ig_engine_bytes_pooled(const ig_engine *e);
 
-/* A weight as kernels see it: data in PyTorch order plus a cache identity.
- * uid 0 = do not cache packed copies. version changes whenever data does. */
+/* A weight as kernels see it: data in PyTorch order plus a cache identity:
+ * (owner, uid), owner being the engine that issued the uid (a frozen encoder
+ * may lend its weights to another engine's graph). uid 0 = do not cache
+ * packed copies. version changes whenever data does. */
 typedef struct ig_wref {
     const float *data;
     uint64_t uid;
     uint64_t version;
+    const ig_engine *owner;
 } ig_wref;
 
 /* ---- convolution (2-D; 1-D is H = 1) ------------------------------------- */

@@ -111,7 +111,7 @@ void ig_engine_forget_uid(ig_engine *e, uint64_t uid)
     ig_packed **pp = &e->packed;
     while (*pp) {
         ig_packed *p = *pp;
-        if (p->uid == uid) {
+        if (p->uid == uid && p->owner == e) {
             *pp = p->next;
             ig_free_aligned(p->data);
             free(p);
@@ -396,7 +396,7 @@ i2ig_status ig_pack_weights(ig_engine *e, ig_wref w, const dnnl_memory_desc_t *u
     }
     ig_packed *p;
     for (p = e->packed; p; p = p->next)
-        if (p->uid == w.uid && dnnl_memory_desc_equal(&p->md, want)) break;
+        if (p->uid == w.uid && p->owner == w.owner && dnnl_memory_desc_equal(&p->md, want)) break;
     if (p && w.uid && p->version == w.version) {
         *out = p->data;
         return I2IG_OK;
@@ -413,6 +413,7 @@ i2ig_status ig_pack_weights(ig_engine *e, ig_wref w, const dnnl_memory_desc_t *u
             return ig_fail(I2IG_ERR_OUT_OF_MEMORY, "packed weights of %zu bytes", bytes);
         }
         p->uid = w.uid;
+        p->owner = w.owner;
         /* Uncached packings (uid 0) are kept on the list too and overwritten
          * by the next uncached use of the same layout. */
         p->next = e->packed;

@@ -53,6 +53,7 @@ typedef struct ig_prim {
 
 /* A weight repacked into a primitive's preferred layout. */
 typedef struct ig_packed {
+    const ig_engine *owner;
     uint64_t uid;
     uint64_t version;
     dnnl_memory_desc_t md;

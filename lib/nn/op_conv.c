@@ -5,7 +5,7 @@
 
 static ig_wref wref_of(const ig_tensor *w)
 {
-    ig_wref r = {w->data, w->uid, w->version};
+    ig_wref r = {w->data, w->uid, w->version, w->storage ? w->storage->e : NULL};
     return r;
 }
 
