@@ -110,7 +110,22 @@ static ig_tensor *embed(ig_graph *g, const ig_vit *m, ig_tensor *img)
 {
     const ig_vit_config *c = &m->cfg;
     int64_t n = img->shape[0], t = ig_vit_tokens(c), cw = c->width;
-    ig_tensor *p = ig_conv2d(g, img, m->patch_w, m->patch_b, c->patch_size, 0);
+    /* The stride-P PxP convolution as patchify + one product: each patch
+     * laid out as (channel, row, column), PyTorch's weight order. oneDNN's
+     * convolution with 3 input channels runs at a quarter of the
+     * product's speed. */
+    int64_t gs = c->image_size / c->patch_size, ps = c->patch_size, k = 3 * ps * ps;
+    int64_t split[6] = {n, gs, ps, gs, ps, 3}, patches[3] = {n, t, k}, w2[2] = {cw, k};
+    static const int perm[6] = {0, 1, 3, 5, 2, 4};
+    ig_tensor *v = ig_reshape(g, img, 6, split);
+    ig_tensor *pm = v ? ig_permute(g, v, perm) : NULL;
+    ig_t_release(v);
+    ig_tensor *pv = pm ? ig_reshape(g, pm, 3, patches) : NULL;
+    ig_t_release(pm);
+    ig_tensor *wv = pv ? ig_reshape(g, m->patch_w, 2, w2) : NULL;
+    ig_tensor *p = wv ? ig_linear(g, pv, wv, m->patch_b) : NULL;
+    ig_t_release(pv);
+    ig_t_release(wv);
     int64_t flat[2] = {n, t * cw}, rows[2] = {n, cw}, seq[3] = {n, t + 1, cw};
     ig_tensor *pf = p ? ig_reshape(g, p, 2, flat) : NULL;
     ig_t_release(p);
