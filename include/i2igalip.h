@@ -730,6 +730,26 @@ I2IG_API i2ig_status i2ig_trainer_set_reduce_hook(i2ig_trainer *trainer, i2ig_re
 
 /** Steps taken so far. */
 I2IG_API int64_t i2ig_trainer_steps_done(const i2ig_trainer *trainer);
+/** The configuration in use (as created, or as stored in a checkpoint). */
+I2IG_API i2ig_status i2ig_trainer_get_config(const i2ig_trainer *trainer,
+                                             i2ig_train_config *config);
+/** Training domains, in the order they were added. */
+I2IG_API size_t i2ig_trainer_domain_count(const i2ig_trainer *trainer);
+/** Name of the index-th training domain, NULL when out of range. */
+I2IG_API const char *i2ig_trainer_domain_name(const i2ig_trainer *trainer, size_t index);
+
+/**
+ * Previews the model being trained: the first n slices of the source
+ * domain's pool (centred and reflection-padded to the training patch side,
+ * no random crop), their translation to the target domain and the cycle
+ * back, with the EMA weights (use_ema = 1) or the trained ones; values in
+ * [0,1], n x side x side each. Call with input == NULL to learn the side
+ * first. Uses no training randomness.
+ */
+I2IG_API i2ig_status i2ig_trainer_preview(i2ig_trainer *trainer, const char *source,
+                                          const char *target, size_t n, int use_ema,
+                                          size_t *side, float *input, float *translation,
+                                          float *cycle);
 
 /**
  * Writes a checkpoint atomically: generator (trained and EMA weights),

@@ -9,7 +9,6 @@
 #include "generator/generator_internal.h"
 #include "nn/ops.h"
 
-#define KEY_KIND "model.kind"
 
 /* ---- configuration <-> public struct ------------------------------------------- */
 

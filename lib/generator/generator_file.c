@@ -58,11 +58,6 @@ static i2ig_status meta_float(i2ig_weights *w, const char *path, const char *key
 
 static i2ig_status read_cfg(i2ig_weights *w, const char *path, ig_unet_cfg *c)
 {
-    const char *kind;
-    if (i2ig_weights_meta_string(w, "model.kind", &kind) != I2IG_OK)
-        return ig_fail(I2IG_ERR_MODEL_MISMATCH, "%s: no 'model.kind' metadata: not a model file", path);
-    if (strcmp(kind, "generator"))
-        return ig_fail(I2IG_ERR_MODEL_MISMATCH, "%s: this is a '%s' file, not a generator", path, kind);
     memset(c, 0, sizeof *c);
     int n;
     IG_TRY(meta_int(w, path, "generator.in_channels", 1, 16, &c->in_channels));
@@ -167,17 +162,15 @@ static i2ig_status read_domains(i2ig_generator *g, i2ig_weights *w, const char *
     return I2IG_OK;
 }
 
-i2ig_status i2ig_generator_load(const char *path, i2ig_generator **out)
+i2ig_status ig_generator_read(i2ig_weights *w, const char *path, const char *prefix,
+                              i2ig_generator **out)
 {
-    if (!path || !out) return ig_fail(I2IG_ERR_INVALID_ARGUMENT, "generator_load: NULL argument");
     *out = NULL;
-    i2ig_weights *w;
-    IG_TRY(i2ig_weights_open(path, 0, &w));
     ig_unet_cfg c;
     i2ig_generator *g = NULL;
     i2ig_status st = read_cfg(w, path, &c);
     if (st == I2IG_OK) st = ig_generator_new(&c, &g);
-    if (st == I2IG_OK) st = ig_params_load(ig_unet_params(g->unet), w, "unet.");
+    if (st == I2IG_OK) st = ig_params_load(ig_unet_params(g->unet), w, prefix);
     if (st == I2IG_OK) st = check_finite(ig_unet_params(g->unet), path);
     if (st == I2IG_OK) st = read_domains(g, w, path);
     if (st == I2IG_OK) {
@@ -185,7 +178,6 @@ i2ig_status i2ig_generator_load(const char *path, i2ig_generator **out)
         if (i2ig_weights_meta_string(w, "generator.weights", &kind) == I2IG_OK)
             snprintf(g->weights_kind, sizeof g->weights_kind, "%s", kind);
     }
-    i2ig_weights_free(w);
     if (st != I2IG_OK) {
         i2ig_generator_free(g);
         return st;
@@ -194,13 +186,30 @@ i2ig_status i2ig_generator_load(const char *path, i2ig_generator **out)
     return I2IG_OK;
 }
 
+i2ig_status i2ig_generator_load(const char *path, i2ig_generator **out)
+{
+    if (!path || !out) return ig_fail(I2IG_ERR_INVALID_ARGUMENT, "generator_load: NULL argument");
+    *out = NULL;
+    i2ig_weights *w;
+    IG_TRY(i2ig_weights_open(path, 0, &w));
+    const char *kind;
+    i2ig_status st = I2IG_OK;
+    if (i2ig_weights_meta_string(w, "model.kind", &kind) != I2IG_OK)
+        st = ig_fail(I2IG_ERR_MODEL_MISMATCH, "%s: no 'model.kind' metadata: not a model file", path);
+    else if (strcmp(kind, "generator"))
+        st = ig_fail(I2IG_ERR_MODEL_MISMATCH, "%s: this is a '%s' file, not a generator%s", path, kind,
+                     strcmp(kind, "checkpoint") ? "" : " (export one from the checkpoint)");
+    if (st == I2IG_OK) st = ig_generator_read(w, path, "unet.", out);
+    i2ig_weights_free(w);
+    return st;
+}
+
 i2ig_status ig_generator_write_meta(const i2ig_generator *g, i2ig_weights_writer *wr)
 {
     const ig_unet_cfg *c = ig_unet_cfg_of(g->unet);
     int64_t mult[IG_UNET_MAX_LEVELS], ds[IG_UNET_MAX_LEVELS];
     for (int i = 0; i < c->n_levels; i++) mult[i] = c->channel_mult[i];
     for (int i = 0; i < c->n_attn; i++) ds[i] = c->attention_ds[i];
-    IG_TRY(i2ig_weights_writer_set_string(wr, "model.kind", "generator"));
     IG_TRY(i2ig_weights_writer_set_string(wr, "generator.weights", g->weights_kind));
     IG_TRY(i2ig_weights_writer_set_int(wr, "generator.in_channels", c->in_channels));
     IG_TRY(i2ig_weights_writer_set_int(wr, "generator.out_channels", c->out_channels));
@@ -271,7 +280,8 @@ i2ig_status i2ig_generator_save(const i2ig_generator *g, const char *path)
     if (!g || !path) return ig_fail(I2IG_ERR_INVALID_ARGUMENT, "generator_save: NULL argument");
     i2ig_weights_writer *wr;
     IG_TRY(i2ig_weights_writer_create(&wr));
-    i2ig_status st = ig_generator_write_meta(g, wr);
+    i2ig_status st = i2ig_weights_writer_set_string(wr, "model.kind", "generator");
+    if (st == I2IG_OK) st = ig_generator_write_meta(g, wr);
     if (st == I2IG_OK)
         st = ig_params_save(ig_unet_params(((i2ig_generator *)g)->unet), wr, "unet.", I2IG_DTYPE_F32);
     if (st == I2IG_OK) st = ig_generator_write_domains(g, wr);

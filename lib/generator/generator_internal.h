@@ -35,9 +35,14 @@ i2ig_status ig_mapping_check(const i2ig_intensity_mapping *m, const char *domain
 /* A generator of configuration c with zero weights and no domains. */
 i2ig_status ig_generator_new(const ig_unet_cfg *c, i2ig_generator **out);
 /* Model-file pieces shared with training checkpoints: the architecture and
- * domain metadata, and the domain tensors (borrowed from g). */
+ * domain metadata (not model.kind: the caller says what the file is), and
+ * the domain tensors (borrowed from g). */
 i2ig_status ig_generator_write_meta(const i2ig_generator *g, i2ig_weights_writer *wr);
 i2ig_status ig_generator_write_domains(const i2ig_generator *g, i2ig_weights_writer *wr);
+/* Reads architecture, domains and the U-Net weights stored under prefix
+ * ("unet.") from an open file (of any model.kind). */
+i2ig_status ig_generator_read(i2ig_weights *w, const char *path, const char *prefix,
+                              i2ig_generator **out);
 
 /* Runs the U-Net on x (N,H,W,1 in [0,1]) towards domain index t. */
 ig_tensor *ig_generator_run(ig_graph *graph, i2ig_generator *g, ig_tensor *x, size_t t);
