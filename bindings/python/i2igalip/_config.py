@@ -92,6 +92,12 @@ class DiscriminatorConfig(Config):
 class TrainConfig(Config):
     """Training hyper-parameters; defaults: the reference (batch 4, Adam 2e-4,
     betas (0.5, 0.99), loss weights 1/10/1/1/1, seed 40, ...). Only in
-    libraries built with training."""
+    libraries built with training. Giving total_steps without decay_start
+    sets decay_start = total_steps // 2, the reference schedule."""
     _struct = capi.TrainConfig
     _init = "i2ig_train_config_init"
+
+    def __init__(self, **fields):
+        if "total_steps" in fields and "decay_start" not in fields:
+            fields["decay_start"] = int(fields["total_steps"]) // 2
+        super().__init__(**fields)

@@ -190,6 +190,37 @@ class Trainer(Handle):
         with self._lock:
             return capi.lib.i2ig_trainer_steps_done(self._h)
 
+    @property
+    def config(self):
+        """The TrainConfig in use (as created, or as stored in a checkpoint)."""
+        c = capi.new(capi.TrainConfig)
+        with self._lock:
+            capi.check(capi.lib.i2ig_trainer_get_config(self._h, ctypes.byref(c)))
+        return TrainConfig._wrap(c)
+
+    @property
+    def domains(self):
+        """Training domain names, in the order they were added."""
+        with self._lock:
+            n = capi.lib.i2ig_trainer_domain_count(self._h)
+            return [capi.lib.i2ig_trainer_domain_name(self._h, i).decode() for i in range(n)]
+
+    def preview(self, source, target, n=1, use_ema=True):
+        """(input, translation, cycle): the first n slices of the source
+        pool (centred, padded to the training patch side), their translation
+        to target and the cycle back, each (n, side, side) in [0, 1]. Uses no
+        training randomness."""
+        side = ctypes.c_size_t()
+        src, tgt = cstr(source, "source"), cstr(target, "target")
+        with self._locked():
+            capi.check(capi.lib.i2ig_trainer_preview(self._h, src, tgt, n, int(bool(use_ema)),
+                                                     ctypes.byref(side), None, None, None))
+            outs = [np.empty((n, side.value, side.value), np.float32) for _ in range(3)]
+            capi.check(capi.lib.i2ig_trainer_preview(
+                self._h, src, tgt, n, int(bool(use_ema)), ctypes.byref(side),
+                *[o.ctypes.data_as(capi.c_float_p) for o in outs]))
+        return tuple(outs)
+
     def save_checkpoint(self, path):
         """Writes a full checkpoint atomically (resuming reproduces the
         uninterrupted run bit for bit with the same thread count)."""
