@@ -96,7 +96,8 @@ i2ig_status ig_unet_check_cfg(const ig_unet_cfg *c)
         BAD("in/out channels %d/%d outside 1..16", c->in_channels, c->out_channels);
     if (c->model_channels < 1 || c->model_channels > 4096) BAD("model_channels %d", c->model_channels);
     if (c->n_levels < 1 || c->n_levels > IG_UNET_MAX_LEVELS) BAD("%d levels", c->n_levels);
-    if (c->num_res_blocks < 1 || c->num_res_blocks > 8) BAD("num_res_blocks %d", c->num_res_blocks);
+    if (c->num_res_blocks < 1 || c->num_res_blocks > IG_UNET_MAX_RES_BLOCKS)
+        BAD("num_res_blocks %d", c->num_res_blocks);
     if (c->groups < 1) BAD("groups %d", c->groups);
     if (c->head_channels < 1) BAD("head_channels %d", c->head_channels);
     if (c->context_dim < 1 || c->context_dim > 8192) BAD("context_dim %d", c->context_dim);
@@ -229,7 +230,7 @@ i2ig_status ig_unet_create(const ig_unet_cfg *c, ig_engine *e, ig_unet **out)
     }
     /* input blocks */
     int bi = 0, ch = mc, ds = 1;
-    int chans[64], nch = 0;
+    int chans[1 + IG_UNET_MAX_LEVELS * (IG_UNET_MAX_RES_BLOCKS + 1)], nch = 0;
     u->in[bi].n = 1;
     u->in[bi].l[0].kind = L_CONV;
     u->in[bi].l[0].conv_w = conv(p, mc, c->in_channels, 3, "input_blocks.0", "0.weight");

@@ -12,6 +12,7 @@
 #include "nn/params.h"
 
 #define IG_UNET_MAX_LEVELS 8
+#define IG_UNET_MAX_RES_BLOCKS 8
 
 typedef struct ig_unet_cfg {
     int in_channels, out_channels, model_channels;
