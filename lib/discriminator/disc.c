@@ -55,7 +55,9 @@ static void make_snconv(ig_disc *d, snconv *s, int out, int in, int k, const cha
     s->v = ig_params_add(&d->state, 1, vs, "%s.weight_v", pre);
 }
 
-i2ig_status ig_disc_create(const ig_disc_cfg *c, ig_engine *e, ig_disc **out)
+/* Builds the heads; with count_only the parameter tables allocate nothing
+ * and only sum the sizes (ig_disc_count_params). */
+static i2ig_status build(const ig_disc_cfg *c, ig_engine *e, bool count_only, ig_disc **out)
 {
     *out = NULL;
     IG_TRY(ig_disc_check_cfg(c));
@@ -67,8 +69,13 @@ i2ig_status ig_disc_create(const ig_disc_cfg *c, ig_engine *e, ig_disc **out)
         return ig_fail(I2IG_ERR_OUT_OF_MEMORY, "discriminator");
     }
     d->cfg = *c;
-    ig_params_init(&d->params, e);
-    ig_params_init(&d->state, e);
+    if (count_only) {
+        ig_params_init_count(&d->params);
+        ig_params_init_count(&d->state);
+    } else {
+        ig_params_init(&d->params, e);
+        ig_params_init(&d->state, e);
+    }
     int w = c->width;
     int64_t vec[1] = {w}, mw[2] = {c->cmap_dim, c->text_dim}, mb[1] = {c->cmap_dim};
     for (int l = 0; l < c->num_classes; l++)
@@ -95,6 +102,29 @@ i2ig_status ig_disc_create(const ig_disc_cfg *c, ig_engine *e, ig_disc **out)
     }
     *out = d;
     return I2IG_OK;
+}
+
+i2ig_status ig_disc_count_params(const ig_disc_cfg *c, uint64_t *n)
+{
+    ig_disc *d;
+    IG_TRY(build(c, NULL, true, &d));
+    uint64_t a = d->params.counted, b = d->state.counted;
+    *n = a > UINT64_MAX - b ? UINT64_MAX : a + b;
+    ig_disc_free(d);
+    return I2IG_OK;
+}
+
+i2ig_status ig_disc_create(const ig_disc_cfg *c, ig_engine *e, ig_disc **out)
+{
+    *out = NULL;
+    uint64_t n;
+    IG_TRY(ig_disc_count_params(c, &n));
+    if (n > IG_MAX_MODEL_PARAMS)
+        return ig_fail(I2IG_ERR_TOO_LARGE,
+                       "discriminator configuration: %llu parameters and state values (at most "
+                       "%llu are built)",
+                       (unsigned long long)n, (unsigned long long)IG_MAX_MODEL_PARAMS);
+    return build(c, e, false, out);
 }
 
 void ig_disc_free(ig_disc *d)

@@ -29,6 +29,11 @@ i2ig_status ig_disc_check_cfg(const ig_disc_cfg *c);
 
 typedef struct ig_disc ig_disc;
 
+/* Scalars of configuration c (parameters and spectral-norm state),
+ * computed without allocating them. */
+i2ig_status ig_disc_count_params(const ig_disc_cfg *c, uint64_t *n);
+/* Configurations of more than IG_MAX_MODEL_PARAMS scalars give
+ * I2IG_ERR_TOO_LARGE before any allocation. */
 i2ig_status ig_disc_create(const ig_disc_cfg *c, ig_engine *e, ig_disc **out);
 void ig_disc_free(ig_disc *d);
 const ig_disc_cfg *ig_disc_cfg_of(const ig_disc *d);

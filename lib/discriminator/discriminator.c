@@ -119,6 +119,9 @@ i2ig_status ig_discriminator_read(i2ig_weights *w, const char *path, i2ig_discri
     }
     i2ig_status st = ig_disc_check_cfg(&c);
     if (st != I2IG_OK) return ig_fail_context(st, "%s", path);
+    uint64_t need;
+    IG_TRY(ig_disc_count_params(&c, &need));
+    IG_TRY(ig_params_check_stored(need, w, path, "discriminator"));
     i2ig_discriminator *d;
     IG_TRY(ig_discriminator_new(&c, &d));
     st = ig_params_load(ig_disc_params(d->disc), w, "disc.");

@@ -169,6 +169,9 @@ i2ig_status ig_generator_read(i2ig_weights *w, const char *path, const char *pre
     ig_unet_cfg c;
     i2ig_generator *g = NULL;
     i2ig_status st = read_cfg(w, path, &c);
+    uint64_t need = 0;
+    if (st == I2IG_OK) st = ig_unet_count_params(&c, &need);
+    if (st == I2IG_OK) st = ig_params_check_stored(need, w, path, "generator");
     if (st == I2IG_OK) st = ig_generator_new(&c, &g);
     if (st == I2IG_OK) st = ig_params_load(ig_unet_params(g->unet), w, prefix);
     if (st == I2IG_OK) st = check_finite(ig_unet_params(g->unet), path);

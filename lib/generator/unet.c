@@ -200,7 +200,9 @@ static void make_st(ig_params *p, const ig_unet_cfg *c, stblock *s, int ch, cons
     s->pout_b = vec(p, ch, pre, "proj_out.bias");
 }
 
-i2ig_status ig_unet_create(const ig_unet_cfg *c, ig_engine *e, ig_unet **out)
+/* Builds the module tree; with count_only its parameter table allocates
+ * nothing and only sums the sizes (ig_unet_count_params). */
+static i2ig_status build(const ig_unet_cfg *c, ig_engine *e, bool count_only, ig_unet **out)
 {
     *out = NULL;
     IG_TRY(ig_unet_check_cfg(c));
@@ -221,7 +223,8 @@ i2ig_status ig_unet_create(const ig_unet_cfg *c, ig_engine *e, ig_unet **out)
     }
     u->cfg = *c;
     ig_params *p = &u->params;
-    ig_params_init(p, e);
+    if (count_only) ig_params_init_count(p);
+    else ig_params_init(p, e);
     char pre[128];
     int mc = c->model_channels, emb = 4 * mc;
     {
@@ -308,6 +311,27 @@ i2ig_status ig_unet_create(const ig_unet_cfg *c, ig_engine *e, ig_unet **out)
     }
     *out = u;
     return I2IG_OK;
+}
+
+i2ig_status ig_unet_count_params(const ig_unet_cfg *c, uint64_t *n)
+{
+    ig_unet *u;
+    IG_TRY(build(c, NULL, true, &u));
+    *n = u->params.counted;
+    ig_unet_free(u);
+    return I2IG_OK;
+}
+
+i2ig_status ig_unet_create(const ig_unet_cfg *c, ig_engine *e, ig_unet **out)
+{
+    *out = NULL;
+    uint64_t n;
+    IG_TRY(ig_unet_count_params(c, &n));
+    if (n > IG_MAX_MODEL_PARAMS)
+        return ig_fail(I2IG_ERR_TOO_LARGE,
+                       "generator configuration: %llu parameters (at most %llu are built)",
+                       (unsigned long long)n, (unsigned long long)IG_MAX_MODEL_PARAMS);
+    return build(c, e, false, out);
 }
 
 void ig_unet_free(ig_unet *u)

@@ -41,7 +41,12 @@ int ig_unet_size_multiple(const ig_unet_cfg *c);
 
 typedef struct ig_unet ig_unet;
 
-/* Creates the model with zero weights on engine e. */
+/* Number of scalar weights of configuration c, computed without
+ * allocating them (the constructor's own walk in count-only mode). */
+i2ig_status ig_unet_count_params(const ig_unet_cfg *c, uint64_t *n);
+/* Creates the model with zero weights on engine e; configurations of more
+ * than IG_MAX_MODEL_PARAMS scalars give I2IG_ERR_TOO_LARGE, before any
+ * allocation. */
 i2ig_status ig_unet_create(const ig_unet_cfg *c, ig_engine *e, ig_unet **out);
 void ig_unet_free(ig_unet *u);
 const ig_unet_cfg *ig_unet_cfg_of(const ig_unet *u);

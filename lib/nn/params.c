@@ -1,11 +1,13 @@
 #include "nn/params.h"
 
+#include <inttypes.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "core/error.h"
+#include "core/mem.h"
 
 void ig_params_init(ig_params *p, ig_engine *e)
 {
@@ -23,9 +25,22 @@ void ig_params_free(ig_params *p)
     memset(p, 0, sizeof *p);
 }
 
+void ig_params_init_count(ig_params *p)
+{
+    memset(p, 0, sizeof *p);
+    p->count_only = true;
+}
+
 ig_tensor *ig_params_add(ig_params *p, int ndim, const int64_t *shape, const char *fmt, ...)
 {
     if (p->status != I2IG_OK) return NULL;
+    if (p->count_only) {
+        uint64_t n = 1;
+        for (int i = 0; i < ndim; i++)
+            if (shape[i] < 0 || !ig_mul_u64(n, (uint64_t)shape[i], &n)) n = UINT64_MAX;
+        if (__builtin_add_overflow(p->counted, n, &p->counted)) p->counted = UINT64_MAX;
+        return NULL;
+    }
     char name[256];
     va_list ap;
     va_start(ap, fmt);
@@ -70,6 +85,31 @@ size_t ig_params_numel(const ig_params *p)
     size_t n = 0;
     for (size_t i = 0; i < p->n; i++) n += p->items[i].t->numel;
     return n;
+}
+
+i2ig_status ig_params_check_stored(uint64_t needed, const i2ig_weights *w, const char *path,
+                                   const char *what)
+{
+    uint64_t stored = 0;
+    size_t n = i2ig_weights_tensor_count(w);
+    for (size_t i = 0; i < n; i++) {
+        i2ig_tensor_info info;
+        info.struct_size = sizeof info;
+        IG_TRY(i2ig_weights_tensor_info(w, i, &info));
+        /* Tensors lie inside the mapped file: this sum cannot overflow. */
+        stored += info.nbytes / i2ig_dtype_size(info.dtype);
+    }
+    /* Slack: a near miss is left to the per-tensor shape checks, whose
+     * messages name the tensor; allocation stays within a few times the
+     * file size. */
+    uint64_t allowed = stored > (UINT64_MAX >> 2) ? UINT64_MAX : 2 * stored + (1u << 20);
+    if (needed > allowed)
+        return ig_fail(I2IG_ERR_MODEL_MISMATCH,
+                       "%s: the %s described by the metadata has %" PRIu64
+                       " parameters, but the file stores only %" PRIu64
+                       " values: metadata and tensors do not belong together",
+                       path, what, needed, stored);
+    return I2IG_OK;
 }
 
 i2ig_status ig_params_load(ig_params *p, i2ig_weights *w, const char *prefix)

@@ -16,9 +16,18 @@ typedef struct ig_params {
     ig_param *items;
     size_t n, cap;
     i2ig_status status; /* sticky: first failure of ig_params_add */
+    /* Count-only tables (ig_params_init_count) allocate nothing: adds
+     * return NULL and only sum their sizes, so that an architecture read
+     * from a file can be sized before anything is allocated for it. */
+    bool count_only;
+    uint64_t counted; /* scalars added so far (saturates at UINT64_MAX) */
 } ig_params;
 
+/* Largest model any constructor builds: 2^31 scalars (8 GiB of f32). */
+#define IG_MAX_MODEL_PARAMS ((uint64_t)1 << 31)
+
 void ig_params_init(ig_params *p, ig_engine *e);
+void ig_params_init_count(ig_params *p);
 void ig_params_free(ig_params *p);
 /* Adds a zero-filled parameter named by the printf-style format. Returns
  * the tensor, or NULL (and p->status set) on failure. */
@@ -28,6 +37,13 @@ ig_tensor *ig_params_add(ig_params *p, int ndim, const int64_t *shape, const cha
 long ig_params_find(const ig_params *p, const char *name);
 /* Total number of scalars. */
 size_t ig_params_numel(const ig_params *p);
+/* Checks, before a model of `needed` scalars described by w's metadata is
+ * allocated, that w stores about that many values in all its tensors (a
+ * file cannot hold weights for a larger model): far more than twice the
+ * stored count gives I2IG_ERR_MODEL_MISMATCH naming both numbers. Bounds
+ * what a forged architecture can allocate by the real file size. */
+i2ig_status ig_params_check_stored(uint64_t needed, const i2ig_weights *w, const char *path,
+                                   const char *what);
 /* Reads every parameter from prefix + name in w (converting f16/bf16);
  * missing tensors and wrong shapes fail with the file and tensor named. */
 i2ig_status ig_params_load(ig_params *p, i2ig_weights *w, const char *prefix);
