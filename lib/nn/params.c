@@ -62,7 +62,9 @@ ig_tensor *ig_params_add(ig_params *p, int ndim, const int64_t *shape, const cha
         ig_t_release(t);
         free(nm);
         char b[96];
-        p->status = ig_fail(t ? I2IG_ERR_OUT_OF_MEMORY : I2IG_ERR_DIMENSIONS,
+        /* ig_t_param fails on a bad shape or a failed allocation. */
+        bool bad_shape = ndim < 1 || ndim > IG_MAXDIM || ig_shape_numel(ndim, shape) == 0;
+        p->status = ig_fail(bad_shape ? I2IG_ERR_DIMENSIONS : I2IG_ERR_OUT_OF_MEMORY,
                             "parameter '%s' of shape %s", name, ig_shape_str(b, sizeof b, ndim, shape));
         return NULL;
     }

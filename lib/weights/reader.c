@@ -411,7 +411,9 @@ i2ig_status i2ig_weights_open(const char *path, unsigned flags, i2ig_weights **o
     void *map = mmap(NULL, (size_t)size, PROT_READ, MAP_PRIVATE, fd, 0);
     int map_errno = errno;
     close(fd);
-    if (map == MAP_FAILED) return ig_fail(I2IG_ERR_IO, "%s: cannot map: %s", path, strerror(map_errno));
+    if (map == MAP_FAILED)
+        return ig_fail(map_errno == ENOMEM ? I2IG_ERR_OUT_OF_MEMORY : I2IG_ERR_IO,
+                       "%s: cannot map: %s", path, strerror(map_errno));
 
     i2ig_weights *w = calloc(1, sizeof *w);
     char *p = w ? strdup(path) : NULL;
