@@ -306,6 +306,7 @@ i2ig_status ig_train_step(i2ig_trainer *t, i2ig_train_losses *L)
                           gp->items[i].t->data, cfg->threads);
         ig_params_touch(&t->ema);
     }
+    ig_params_set_requires_grad(dp, true);
     if (st == I2IG_OK) st = ig_backward(&gD, loss_disc, 1.0f);
     if (st == I2IG_OK) st = reduce(t, 1, dp);
     if (st == I2IG_OK) adam(t, dp, &t->adam_d, lr_d);

@@ -12,6 +12,7 @@
 #include "nn/ops.h"
 #if IG_WITH_TRAINING
 #include "train/optim.h"
+#include "train/trainer_internal.h"
 #endif
 
 #define EXPORT __attribute__((visibility("default")))
@@ -172,6 +173,16 @@ EXPORT int igt_resize_matrix(int in, int out, int mode, float *m)
 }
 
 #if IG_WITH_TRAINING
+/* The slices (pool indices, in batch order) the last batch of a training
+ * domain used: the first n entries of its current pass. */
+EXPORT int igt_trainer_pool_order(const i2ig_trainer *t, size_t domain, int *out, size_t n);
+EXPORT int igt_trainer_pool_order(const i2ig_trainer *t, size_t domain, int *out, size_t n)
+{
+    if (domain >= t->n_domains || n > t->domains[domain].pool.n) return 1;
+    for (size_t i = 0; i < n; i++) out[i] = (int)t->domains[domain].pool.order[i];
+    return 0;
+}
+
 EXPORT void igt_adam(double lr, double b1, double b2, double eps, int64_t step, size_t n,
                      float *p, const float *g, float *m, float *v, int threads)
 {
