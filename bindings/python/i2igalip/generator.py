@@ -22,7 +22,7 @@ class Mapping:
     WINDOW = capi.MAPPING_WINDOW
     PERCENTILE = capi.MAPPING_PERCENTILE
 
-    def __init__(self, kind, lo, hi, p_lo=0.0, p_hi=100.0):
+    def __init__(self, kind, lo, hi, p_lo=0.0, p_hi=0.0):
         self.kind, self.lo, self.hi, self.p_lo, self.p_hi = int(kind), float(lo), float(hi), \
             float(p_lo), float(p_hi)
 
@@ -44,7 +44,11 @@ class Mapping:
         return cls(m.kind, m.lo, m.hi, m.p_lo, m.p_hi)
 
     def __eq__(self, other):
-        return isinstance(other, Mapping) and vars(self) == vars(other)
+        # The percentiles mean nothing for a window.
+        def key(m):
+            p = (m.p_lo, m.p_hi) if m.kind == Mapping.PERCENTILE else ()
+            return (m.kind, m.lo, m.hi) + p
+        return isinstance(other, Mapping) and key(self) == key(other)
 
     def __repr__(self):
         if self.kind == self.WINDOW:
