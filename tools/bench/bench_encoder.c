@@ -8,7 +8,13 @@
  * Output: "key value" lines (times in ms, medians over the repetitions
  * after two warm-up passes); '#' lines are comments.
  *
- * Usage: bench_encoder [threads] [reps] [batch] [side]
+ * Usage: bench_encoder [threads] [reps] [batch] [side] [--serve]
+ *
+ * With --serve, after the set-up it reads one command a line from stdin and
+ * answers each with one line, so that a driver can interleave our passes
+ * with PyTorch's under the same machine load: "f" (one forward) and "g"
+ * (one forward + input gradient) answer "<ms> <new primitives>", "s" (one
+ * sgemm 1024^3) answers "<ms>", "q" quits.
  */
 #include <math.h>
 #include <stdio.h>
@@ -139,8 +145,9 @@ int main(int argc, char **argv)
     int reps = argc > 2 ? atoi(argv[2]) : 10;
     int n = argc > 3 ? atoi(argv[3]) : 1;
     int side = argc > 4 ? atoi(argv[4]) : 224;
+    int serve = argc > 5 && strcmp(argv[5], "--serve") == 0;
     if (threads < 1 || reps < 1 || n < 1 || side < 1) {
-        fprintf(stderr, "usage: bench_encoder [threads] [reps] [batch] [side]\n");
+        fprintf(stderr, "usage: bench_encoder [threads] [reps] [batch] [side] [--serve]\n");
         return 2;
     }
     ig_engine *e;
@@ -185,8 +192,25 @@ int main(int argc, char **argv)
            threads);
     printf("threads %d\nbatch %d\nside %d\nvit_gflop %.4f\n", threads, n, side, flop / 1e9);
     printf("sgemm1024_ms %.3f\nsgemm1024_gflops %.1f\n", sgemm_ms, sgemm_gflops);
+    fflush(stdout);
+    char cmd[16];
+    while (serve && fgets(cmd, sizeof cmd, stdin) && cmd[0] != 'q') {
+        uint64_t p0 = ig_engine_primitives_created(e);
+        double t0 = now_ms();
+        if (cmd[0] == 's') {
+            ig_k_sgemm(e, sn, a, b, cc);
+            printf("%.3f\n", now_ms() - t0);
+        } else if (cmd[0] == 'f' || cmd[0] == 'g') {
+            if (run_forward(e, &m, img, n, side, cmd[0] == 'g', gbuf)) return 1;
+            printf("%.3f %llu\n", now_ms() - t0,
+                   (unsigned long long)(ig_engine_primitives_created(e) - p0));
+        } else {
+            printf("?\n");
+        }
+        fflush(stdout);
+    }
     const char *names[2] = {"forward", "forward_grad"};
-    for (int grad = 0; grad < 2; grad++) {
+    for (int grad = 0; grad < 2 && !serve; grad++) {
         for (int i = 0; i < 2; i++)
             if (run_forward(e, &m, img, n, side, grad, gbuf)) return 1;
         uint64_t p0 = ig_engine_primitives_created(e);

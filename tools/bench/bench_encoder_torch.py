@@ -1,11 +1,12 @@
 #!/usr/bin/python3
 """ViT-B/16 (BiomedCLIP's vision tower) at 224, ours next to PyTorch, in one run.
 
-Runs build/tools/bench/bench_encoder (our tower through lib/nn, random weights,
-which also measures dnnl_sgemm 1024^3 as the machine's roof), then the same
-model in PyTorch (Debian's torch on the system BLAS: install libopenblas0-pthread
-first, or torch runs the reference BLAS and looks 5x slower than it is) with the
-same thread count, and prints medians, ratios and fractions of the roof.
+Starts build/tools/bench/bench_encoder --serve (our tower through lib/nn, random
+weights) and builds the same model in PyTorch (Debian's torch on the system BLAS:
+install libopenblas0-pthread first, or torch runs the reference BLAS and looks 5x
+slower than it is) with the same thread count; then alternates single passes of
+both (and dnnl_sgemm 1024^3, the machine's roof), so that both see the same load
+on a shared machine, and prints medians, ratios and fractions of the roof.
 
 Both sides compute what the encoder computes in one pass: the four tapped blocks
 after the final LayerNorm, the class tokens of blocks 11..8 and the image
@@ -47,7 +48,7 @@ def blas_in_use():
         return "unknown"
     desc = ", ".join(os.path.basename(x) for x in libs) or "none found"
     for lib in libs:
-        if "openblas" in lib:
+        if os.path.basename(lib).startswith("libopenblas"):
             try:
                 ob = ctypes.CDLL(lib)
                 ob.openblas_get_corename.restype = ctypes.c_char_p
@@ -119,34 +120,62 @@ def median(v):
     return v[n // 2] if n % 2 else 0.5 * (v[n // 2 - 1] + v[n // 2])
 
 
-def time_torch(reps, threads):
-    torch.set_num_threads(threads)
-    gen = torch.Generator().manual_seed(0)
-    w = make_weights(gen)
-    grey = torch.rand(1, 1, S, S, generator=gen)
-    outs = tower(w, preprocess(grey))
-    grads = [torch.randn(o.shape, generator=gen) for o in outs]
-    res = {}
+class Torch:
+    """The same tower in PyTorch with random weights; one pass per call."""
 
-    def fwd():
+    def __init__(self, threads):
+        torch.set_num_threads(threads)
+        gen = torch.Generator().manual_seed(0)
+        self.w = make_weights(gen)
+        self.grey = torch.rand(1, 1, S, S, generator=gen)
+        outs = tower(self.w, preprocess(self.grey))
+        self.grads = [torch.randn(o.shape, generator=gen) for o in outs]
+
+    def forward(self):
+        t0 = time.perf_counter()
         with torch.no_grad():
-            tower(w, preprocess(grey))
+            tower(self.w, preprocess(self.grey))
+        return (time.perf_counter() - t0) * 1e3
 
-    def fwd_grad():
-        x = grey.clone().requires_grad_(True)
-        torch.autograd.backward(tower(w, preprocess(x)), grads)
-        return x.grad
+    def forward_grad(self):
+        t0 = time.perf_counter()
+        x = self.grey.clone().requires_grad_(True)
+        torch.autograd.backward(tower(self.w, preprocess(x)), self.grads)
+        assert x.grad is not None
+        return (time.perf_counter() - t0) * 1e3
 
-    for name, fn in (("forward", fwd), ("forward_grad", fwd_grad)):
-        for _ in range(2):
-            fn()
-        t = []
-        for _ in range(reps):
-            t0 = time.perf_counter()
-            fn()
-            t.append((time.perf_counter() - t0) * 1e3)
-        res[name] = median(t)
-    return res
+
+class Ours:
+    """bench_encoder --serve: one pass per command."""
+
+    def __init__(self, exe, threads):
+        self.p = subprocess.Popen([exe, str(threads), "1", "1", str(S), "--serve"],
+                                  stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
+                                  env=dict(os.environ, OMP_NUM_THREADS=str(threads)))
+        self.info = {}
+        while "sgemm1024_gflops" not in self.info:
+            line = self.p.stdout.readline()
+            if not line:
+                raise RuntimeError("bench_encoder stopped during set-up")
+            if not line.startswith("#"):
+                k, v = line.split()
+                self.info[k] = float(v)
+        self.new_primitives = 0
+
+    def ask(self, cmd):
+        self.p.stdin.write(cmd + "\n")
+        self.p.stdin.flush()
+        f = self.p.stdout.readline().split()
+        if not f:
+            raise RuntimeError("bench_encoder failed on %r" % cmd)
+        if len(f) > 1:
+            self.new_primitives += int(f[1])
+        return float(f[0])
+
+    def close(self):
+        self.p.stdin.write("q\n")
+        self.p.stdin.close()
+        self.p.wait()
 
 
 def main():
@@ -156,32 +185,41 @@ def main():
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--reps", type=int, default=10)
     a = ap.parse_args()
-    exe = os.path.join(a.build, "tools", "bench", "bench_encoder")
-    r = subprocess.run([exe, str(a.threads), str(a.reps)], capture_output=True, text=True,
-                       env=dict(os.environ, OMP_NUM_THREADS=str(a.threads)))
-    if r.returncode != 0:
-        print(r.stdout + r.stderr, file=sys.stderr)
-        return 1
-    ours = {}
-    for line in r.stdout.splitlines():
-        if line and not line.startswith("#"):
-            k, v = line.split()
-            ours[k] = float(v)
-    theirs = time_torch(a.reps, a.threads)
-    gflop = ours["vit_gflop"]
-    roof = ours["sgemm1024_gflops"]
-    print("ViT-B/16 at 224, batch 1, %d threads, median of %d after warm-up (ms)"
-          % (a.threads, a.reps))
+    ours = Ours(os.path.join(a.build, "tools", "bench", "bench_encoder"), a.threads)
+    theirs = Torch(a.threads)
+    for _ in range(2):  # warm-up: primitive creation, packing, allocator
+        ours.ask("f"), ours.ask("g"), theirs.forward(), theirs.forward_grad()
+    ours.new_primitives = 0
+    # Interleaved, so that both sides see the same machine load (other
+    # processes on a shared machine come and go); the order alternates.
+    t = {k: [] for k in ("sgemm", "of", "tf", "og", "tg")}
+    for r in range(a.reps):
+        t["sgemm"].append(ours.ask("s"))
+        for first in ((0, 1) if r % 2 == 0 else (1, 0)):
+            if first == 0:
+                t["of"].append(ours.ask("f"))
+                t["og"].append(ours.ask("g"))
+            else:
+                t["tf"].append(theirs.forward())
+                t["tg"].append(theirs.forward_grad())
+    ours.close()
+    med = {k: median(v) for k, v in t.items()}
+    gflop = ours.info["vit_gflop"]
+    roof = 2.0 * 1024 ** 3 / (med["sgemm"] * 1e6)
+    print("ViT-B/16 at 224, batch 1, %d threads, medians of %d interleaved passes after "
+          "warm-up (ms)" % (a.threads, a.reps))
     print("torch %s, BLAS: %s" % (torch.__version__, blas_in_use()))
-    print("sgemm 1024^3 roof: %.1f GFLOP/s; tower: %.2f GFLOP forward" % (roof, gflop))
+    print("roof: dnnl_sgemm 1024^3 = %.1f GFLOP/s (median, same run); tower: %.2f GFLOP "
+          "forward, 2x that with the input gradient" % (roof, gflop))
     print("%-14s %10s %10s %12s %12s %12s" % ("pass", "ours", "torch", "ours/torch",
                                               "ours GFLOP/s", "ours/roof"))
-    for name, mult in (("forward", 1), ("forward_grad", 2)):
-        o, t = ours[name + "_ms"], theirs[name]
+    for name, o, th, mult in (("forward", "of", "tf", 1), ("forward+grad", "og", "tg", 2)):
         print("%-14s %10.1f %10.1f %12.3f %12.1f %12.2f"
-              % (name, o, t, o / t, mult * gflop / o * 1e3, mult * gflop / o * 1e3 / roof))
-    print("new oneDNN primitives in the timed passes: %d forward, %d forward+grad"
-          % (ours["forward_new_primitives"], ours["forward_grad_new_primitives"]))
+              % (name, med[o], med[th], med[o] / med[th], mult * gflop / med[o] * 1e3,
+                 mult * gflop / med[o] * 1e3 / roof))
+    print("ours, all passes (ms): forward %s; forward+grad %s"
+          % (" ".join("%.0f" % v for v in t["of"]), " ".join("%.0f" % v for v in t["og"])))
+    print("new oneDNN primitives in the timed passes: %d" % ours.new_primitives)
     return 0
 
 

@@ -266,8 +266,7 @@ def convert(ckpt, vocab_path, out, dtype="f32", opt=None):
     check_keys(sd, want)
     vocab = read_vocab(vocab_path, arch["_vocab_rows"], arch["text.pad_id"])
 
-    meta = {"model.kind": "encoder",
-            "model.name": "BiomedCLIP-PubMedBERT_256-vit_base_patch16_224"}
+    meta = {"model.kind": "encoder", "model.name": opt.name}
     meta.update({k: v for k, v in arch.items() if not k.startswith("_")})
     meta["text.vocab"] = weights.StringArray(vocab)
     meta["preprocess.mean"] = weights.FloatArray(CLIP_MEAN)
@@ -307,6 +306,8 @@ def parse_args(argv):
     ap.add_argument("--n-cls", type=int, default=None,
                     help="class tokens of the last N blocks (default 4)")
     ap.add_argument("--pad-id", type=int, default=0, help="BERT pad_token_id (0)")
+    ap.add_argument("--name", default="BiomedCLIP-PubMedBERT_256-vit_base_patch16_224",
+                    help="model.name recorded in the file (information only)")
     return ap.parse_args(argv)
 
 
