@@ -17,41 +17,48 @@ The shared library is located through I2IG_LIBRARY, pkg-config or a build
 tree next to the sources (see capi).
 """
 
-from . import weights  # noqa: F401  (pure Python: must stay importable on its own)
-try:
-    from . import capi
-except OSError as _e:
-    # No shared library: the pure-Python weights module still works; every
-    # other name raises the loader's error when used.
-    _load_error = _e
-else:
-    _load_error = None
-    from .capi import Cancelled, Error
-    from ._config import DiscriminatorConfig, GeneratorConfig, TrainConfig
-    from .cweights import TensorInfo, Weights, WeightsWriter
-    from .discriminator import Discriminator
-    from .encoder import Encoder, ImageEncoding, TextEncoding
-    from .generator import Domain, Generator, Mapping
-    from .image import Image
-    from .trainer import Losses, Trainer
+import importlib
 
-
-def __getattr__(name):
-    if _load_error is not None and name in __all__:
-        raise ImportError("i2igalip.%s needs the C library: %s" % (name, _load_error))
-    raise AttributeError("module 'i2igalip' has no attribute %r" % name)
-
+from . import weights  # noqa: F401  (pure Python: needs no C library)
 
 __version__ = "0.1.0"
 
-__all__ = ["weights", "capi", "Error", "Cancelled", "GeneratorConfig", "DiscriminatorConfig",
-           "TrainConfig", "Weights", "WeightsWriter", "TensorInfo", "Discriminator", "Encoder",
-           "ImageEncoding", "TextEncoding", "Generator", "Mapping", "Domain", "Image", "Trainer",
-           "Losses", "version", "library_version", "has_training", "status_string"]
+# The C library is opened on first use of a name that needs it, so that
+# `from i2igalip import weights` (the converters, the format tests) never
+# loads it.
+_LAZY = {
+    "Error": "capi", "Cancelled": "capi",
+    "GeneratorConfig": "_config", "DiscriminatorConfig": "_config", "TrainConfig": "_config",
+    "Weights": "cweights", "WeightsWriter": "cweights", "TensorInfo": "cweights",
+    "Discriminator": "discriminator",
+    "Encoder": "encoder", "ImageEncoding": "encoder", "TextEncoding": "encoder",
+    "Generator": "generator", "Mapping": "generator", "Domain": "generator",
+    "Image": "image",
+    "Trainer": "trainer", "Losses": "trainer",
+}
+_SUBMODULES = ("capi", "image", "generator", "encoder", "discriminator", "trainer", "cweights")
+
+__all__ = ["weights"] + list(_SUBMODULES) + list(_LAZY) + [
+    "version", "library_version", "has_training", "status_string"]
+
+
+def __getattr__(name):
+    if name in _SUBMODULES:
+        return importlib.import_module("." + name, __name__)
+    if name in _LAZY:
+        value = getattr(importlib.import_module("." + _LAZY[name], __name__), name)
+        globals()[name] = value
+        return value
+    raise AttributeError("module 'i2igalip' has no attribute %r" % name)
+
+
+def __dir__():
+    return sorted(set(globals()) | set(__all__))
 
 
 def library_version():
     """Version of the loaded C library, "MAJOR.MINOR.PATCH"."""
+    from . import capi
     return capi.lib.i2ig_version_string().decode()
 
 
@@ -61,9 +68,11 @@ version = library_version
 def has_training():
     """True when the loaded library can train (I2IG_FEATURE_TRAINING and the
     training functions present)."""
+    from . import capi
     return capi.has_training()
 
 
 def status_string(status):
     """Stable English name of an i2ig_status value."""
+    from . import capi
     return capi.lib.i2ig_status_string(int(status)).decode()

@@ -4,9 +4,10 @@ Every function of include/i2igalip.h is declared here with its exact
 argument and result types; the friendly layer (numpy arrays, context
 managers: the rest of this package) builds on it and tests use it directly.
 
-The shared library is found, in order, through the I2IG_LIBRARY environment
-variable (a path), pkg-config (libdir of i2igalip), a meson build tree next to
-the sources (build/lib), then the system loader (ctypes.util.find_library).
+The shared library is the one named by the I2IG_LIBRARY environment variable
+(a path; nothing else is tried when it is set), else the first found through
+pkg-config (libdir of i2igalip), a meson build tree next to the sources
+(build/lib), then the system loader (ctypes.util.find_library).
 
 The library is opened with ctypes.CDLL, so every call releases the GIL for
 its duration (ctypes.PyDLL would keep it); callbacks (progress, reduce hook)
@@ -28,6 +29,7 @@ def _candidates():
     env = os.environ.get("I2IG_LIBRARY")
     if env:
         yield env
+        return  # an explicit choice: no silent fallback to another copy
     try:
         libdir = subprocess.run(["pkg-config", "--variable=libdir", "i2igalip"],
                                 capture_output=True, text=True, timeout=10).stdout.strip()
