@@ -1,4 +1,5 @@
-/*
+/**
+ * @file i2igalip.h
  * libi2igalip -- unsupervised medical image-to-image translation (I2I-Galip).
  *
  * This header is the whole contract of the library: every public type,
@@ -37,11 +38,18 @@ extern "C" {
 #if defined(I2IG_BUILDING_LIBRARY) && defined(__GNUC__)
 #define I2IG_API __attribute__((visibility("default")))
 #else
+/** Marks the exported functions of the library (default visibility when the
+ *  library itself is built; empty for users of the header). */
 #define I2IG_API
 #endif
 
+/** Major version: the soname (libi2igalip.so.MAJOR) follows it; it changes
+ *  only when the ABI breaks. */
 #define I2IG_VERSION_MAJOR 0
+/** Minor version: bumped by additions (functions, status codes, fields at
+ *  the end of option structs). */
 #define I2IG_VERSION_MINOR 1
+/** Patch version: fixes without interface change. */
 #define I2IG_VERSION_PATCH 0
 /** MAJOR*10000 + MINOR*100 + PATCH, as returned by i2ig_version(). */
 #define I2IG_VERSION_NUMBER \
@@ -61,8 +69,10 @@ I2IG_API unsigned i2ig_build_features(void);
 /* Status codes (values pinned; new codes are only ever appended)            */
 /* ------------------------------------------------------------------------ */
 
+/** Result of every fallible call: I2IG_OK or the reason of the failure
+ *  (details in i2ig_last_error()). */
 typedef enum i2ig_status {
-    I2IG_OK = 0,
+    I2IG_OK = 0,                   /**< success                             */
     I2IG_ERR_INVALID_ARGUMENT = 1, /**< NULL handle, bad enum, bad size...   */
     I2IG_ERR_OUT_OF_MEMORY = 2,    /**< an allocation failed                 */
     I2IG_ERR_IO = 3,               /**< open/read/write/fsync/rename failed  */
@@ -148,6 +158,8 @@ typedef struct i2ig_weights i2ig_weights;
  */
 I2IG_API i2ig_status i2ig_weights_open(const char *path, unsigned flags,
                                        i2ig_weights **out);
+/** Closes a weight file and unmaps its data (pointers from it become
+ *  invalid). NULL is a no-op. */
 I2IG_API void i2ig_weights_free(i2ig_weights *weights);
 
 /** Checks the checksum of every tensor. */
@@ -160,15 +172,18 @@ I2IG_API uint32_t i2ig_weights_format_version(const i2ig_weights *weights);
 typedef struct i2ig_tensor_info {
     size_t struct_size;       /**< sizeof(i2ig_tensor_info), set by caller */
     const char *name;         /**< NUL-terminated, owned by the handle     */
-    i2ig_dtype dtype;
-    uint32_t ndim;
-    uint64_t shape[I2IG_MAX_DIMS];
+    i2ig_dtype dtype;         /**< stored element type: f32, f16 or bf16   */
+    uint32_t ndim;            /**< number of dimensions, 1..I2IG_MAX_DIMS  */
+    uint64_t shape[I2IG_MAX_DIMS]; /**< sizes of the ndim dimensions        */
     uint64_t offset;          /**< byte offset from the start of the file  */
-    uint64_t nbytes;
+    uint64_t nbytes;          /**< stored size in bytes                    */
     uint32_t crc32;           /**< CRC-32 (zlib) of the stored bytes        */
 } i2ig_tensor_info;
 
+/** Number of tensors in the file. */
 I2IG_API size_t i2ig_weights_tensor_count(const i2ig_weights *weights);
+/** Describes the index-th tensor (file order, 0-based); info->struct_size
+ *  must be set. I2IG_ERR_OUT_OF_RANGE for a bad index. */
 I2IG_API i2ig_status i2ig_weights_tensor_info(const i2ig_weights *weights,
                                               size_t index,
                                               i2ig_tensor_info *info);
@@ -201,6 +216,7 @@ typedef enum i2ig_meta_type {
     I2IG_META_STRING_ARRAY = 6  /**< UTF-8 string[]                         */
 } i2ig_meta_type;
 
+/** Number of metadata entries in the file. */
 I2IG_API size_t i2ig_weights_meta_count(const i2ig_weights *weights);
 /** Key and type of the index-th metadata entry (file order). */
 I2IG_API i2ig_status i2ig_weights_meta_entry(const i2ig_weights *weights,
@@ -210,18 +226,26 @@ I2IG_API i2ig_status i2ig_weights_meta_entry(const i2ig_weights *weights,
  *  type. Returned pointers are owned by the handle. */
 I2IG_API i2ig_status i2ig_weights_meta_int(const i2ig_weights *weights,
                                            const char *key, int64_t *value);
+/** FLOAT metadata value of key (see i2ig_weights_meta_int()). */
 I2IG_API i2ig_status i2ig_weights_meta_float(const i2ig_weights *weights,
                                              const char *key, double *value);
+/** STRING metadata value of key, NUL-terminated UTF-8 owned by the handle. */
 I2IG_API i2ig_status i2ig_weights_meta_string(const i2ig_weights *weights,
                                               const char *key,
                                               const char **value);
+/** INT_ARRAY metadata value of key: *values (owned by the handle) and
+ *  *count elements. */
 I2IG_API i2ig_status i2ig_weights_meta_int_array(const i2ig_weights *weights,
                                                  const char *key,
                                                  const int64_t **values,
                                                  size_t *count);
+/** FLOAT_ARRAY metadata value of key: *values (owned by the handle) and
+ *  *count elements. */
 I2IG_API i2ig_status i2ig_weights_meta_float_array(
     const i2ig_weights *weights, const char *key, const double **values,
     size_t *count);
+/** STRING_ARRAY metadata value of key: *count NUL-terminated UTF-8
+ *  strings, owned by the handle. */
 I2IG_API i2ig_status i2ig_weights_meta_string_array(
     const i2ig_weights *weights, const char *key,
     const char *const **values, size_t *count);
@@ -235,7 +259,9 @@ I2IG_API i2ig_status i2ig_weights_meta_string_array(
  *  A crash never leaves a partial file under the final name. */
 typedef struct i2ig_weights_writer i2ig_weights_writer;
 
+/** Creates an empty writer. */
 I2IG_API i2ig_status i2ig_weights_writer_create(i2ig_weights_writer **out);
+/** Releases a writer (and its copies of the tensors). NULL is a no-op. */
 I2IG_API void i2ig_weights_writer_free(i2ig_weights_writer *writer);
 
 /** Metadata setters. Keys are non-empty UTF-8; each key can be set once
@@ -243,16 +269,21 @@ I2IG_API void i2ig_weights_writer_free(i2ig_weights_writer *writer);
 I2IG_API i2ig_status i2ig_weights_writer_set_int(i2ig_weights_writer *writer,
                                                  const char *key,
                                                  int64_t value);
+/** Sets a FLOAT (float64) metadata entry. */
 I2IG_API i2ig_status i2ig_weights_writer_set_float(
     i2ig_weights_writer *writer, const char *key, double value);
+/** Sets a STRING metadata entry (valid UTF-8, copied). */
 I2IG_API i2ig_status i2ig_weights_writer_set_string(
     i2ig_weights_writer *writer, const char *key, const char *value);
+/** Sets an INT_ARRAY metadata entry of count values (copied). */
 I2IG_API i2ig_status i2ig_weights_writer_set_int_array(
     i2ig_weights_writer *writer, const char *key, const int64_t *values,
     size_t count);
+/** Sets a FLOAT_ARRAY metadata entry of count values (copied). */
 I2IG_API i2ig_status i2ig_weights_writer_set_float_array(
     i2ig_weights_writer *writer, const char *key, const double *values,
     size_t count);
+/** Sets a STRING_ARRAY metadata entry of count UTF-8 strings (copied). */
 I2IG_API i2ig_status i2ig_weights_writer_set_string_array(
     i2ig_weights_writer *writer, const char *key, const char *const *values,
     size_t count);
@@ -299,6 +330,7 @@ typedef enum i2ig_file_format {
 I2IG_API i2ig_status i2ig_image_create(i2ig_dtype dtype, size_t width,
                                        size_t height, size_t slices,
                                        i2ig_image **out);
+/** Releases an image. NULL is a no-op. */
 I2IG_API void i2ig_image_free(i2ig_image *image);
 
 /** Default decoded-size limit of i2ig_image_load(): 1 GiB. */
@@ -336,12 +368,18 @@ I2IG_API i2ig_status i2ig_image_load_limited(const char *path,
 I2IG_API i2ig_status i2ig_image_save(const i2ig_image *image, const char *path,
                                      i2ig_file_format format);
 
+/** Pixel type of the image (u8, u16, i16 or f32). */
 I2IG_API i2ig_dtype i2ig_image_dtype(const i2ig_image *image);
+/** Pixels per row. */
 I2IG_API size_t i2ig_image_width(const i2ig_image *image);
+/** Rows per slice. */
 I2IG_API size_t i2ig_image_height(const i2ig_image *image);
+/** Number of slices (1 for a 2-D image). */
 I2IG_API size_t i2ig_image_slices(const i2ig_image *image);
 /** Pointer to the first pixel of a slice, NULL if slice is out of range. */
 I2IG_API void *i2ig_image_data(i2ig_image *image, size_t slice);
+/** Read-only pointer to the first pixel of a slice, NULL if slice is out
+ *  of range. */
 I2IG_API const void *i2ig_image_const_data(const i2ig_image *image,
                                            size_t slice);
 
@@ -349,6 +387,7 @@ I2IG_API const void *i2ig_image_const_data(const i2ig_image *image,
  *  0 when the file did not say. */
 I2IG_API void i2ig_image_spacing(const i2ig_image *image, double *x_mm,
                                  double *y_mm);
+/** Sets the pixel spacing in millimetres (finite, >= 0; 0 = unknown). */
 I2IG_API i2ig_status i2ig_image_set_spacing(i2ig_image *image, double x_mm,
                                             double y_mm);
 
@@ -388,6 +427,8 @@ typedef struct i2ig_trainer i2ig_trainer;
  * tests). Its architecture is read from the file's metadata.
  */
 I2IG_API i2ig_status i2ig_encoder_load(const char *path, i2ig_encoder **out);
+/** Releases an encoder (a trainer borrowing it must be freed first). NULL
+ *  is a no-op. */
 I2IG_API void i2ig_encoder_free(i2ig_encoder *encoder);
 /** Threads used by the encoder's kernels (default 1). */
 I2IG_API i2ig_status i2ig_encoder_set_threads(i2ig_encoder *encoder, int threads);
@@ -403,14 +444,16 @@ typedef struct i2ig_encoder_info {
     int tokens;             /**< patch tokens per image (196)              */
     int embed_dim;          /**< joint embedding size (512)                */
     int n_taps;             /**< tapped blocks (4: blocks 2, 5, 8, 11)     */
-    int taps[8];
+    int taps[8];            /**< indices of the tapped blocks (n_taps used) */
     int n_cls;              /**< class tokens returned (4: blocks 11..8)   */
     int context_length;     /**< text tokens (256)                         */
     int text_width;         /**< 768                                       */
     int text_depth;         /**< 12                                        */
-    int vocab_size;
+    int vocab_size;         /**< WordPiece vocabulary entries (30522)      */
 } i2ig_encoder_info;
 
+/** Fills info (whose struct_size must be set) with the encoder's
+ *  architecture. */
 I2IG_API i2ig_status i2ig_encoder_get_info(const i2ig_encoder *encoder,
                                            i2ig_encoder_info *info);
 
@@ -474,12 +517,21 @@ typedef enum i2ig_mapping_kind {
     I2IG_MAPPING_PERCENTILE = 2
 } i2ig_mapping_kind;
 
+/** A domain's intensity mapping (see ::i2ig_mapping_kind). */
 typedef struct i2ig_intensity_mapping {
     size_t struct_size;      /**< sizeof(i2ig_intensity_mapping)            */
-    i2ig_mapping_kind kind;
+    i2ig_mapping_kind kind;  /**< window or percentile                      */
     double lo, hi;           /**< native values of 0 and 1 (output side)    */
     double p_lo, p_hi;       /**< percentiles in [0,100] (PERCENTILE only)  */
 } i2ig_intensity_mapping;
+/** @var i2ig_intensity_mapping::lo
+ *  Native value of 0 (a window's lower end; the output value of 0). */
+/** @var i2ig_intensity_mapping::hi
+ *  Native value of 1 (a window's upper end; the output value of 1). */
+/** @var i2ig_intensity_mapping::p_lo
+ *  Lower percentile in [0,100] of each input slice (PERCENTILE only). */
+/** @var i2ig_intensity_mapping::p_hi
+ *  Upper percentile in [0,100] of each input slice (PERCENTILE only). */
 
 /** Generator architecture; see i2ig_generator_config_init() for the paper
  *  configuration (14,127,617 parameters). */
@@ -496,6 +548,10 @@ typedef struct i2ig_generator_config {
     int context_dim;         /**< 768 (prompt token width)                  */
     int num_classes;         /**< label embedding rows (3)                  */
 } i2ig_generator_config;
+/** @var i2ig_generator_config::in_channels
+ *  Image channels in (1). */
+/** @var i2ig_generator_config::out_channels
+ *  Image channels out (1). */
 
 /** Fills c (whose struct_size must be set) with the paper configuration. */
 I2IG_API i2ig_status i2ig_generator_config_init(i2ig_generator_config *c);
@@ -506,11 +562,13 @@ I2IG_API i2ig_status i2ig_generator_load(const char *path, i2ig_generator **out)
  *  seeded) with no domains; for tests, benchmarks and training. */
 I2IG_API i2ig_status i2ig_generator_create(const i2ig_generator_config *config, uint64_t seed,
                                            i2ig_generator **out);
+/** Releases a generator. NULL is a no-op. */
 I2IG_API void i2ig_generator_free(i2ig_generator *generator);
 /** Writes the model (atomically) with its domains. */
 I2IG_API i2ig_status i2ig_generator_save(const i2ig_generator *generator, const char *path);
 /** Threads used by the generator's kernels (default 1). */
 I2IG_API i2ig_status i2ig_generator_set_threads(i2ig_generator *generator, int threads);
+/** Fills config (whose struct_size must be set) with the architecture. */
 I2IG_API i2ig_status i2ig_generator_get_config(const i2ig_generator *generator,
                                                i2ig_generator_config *config);
 /** Number of scalar weights. */
@@ -537,6 +595,7 @@ I2IG_API i2ig_status i2ig_generator_add_domain_encoded(i2ig_generator *generator
                                                        i2ig_encoder *encoder, const char *name,
                                                        const char *prompt, int label,
                                                        const i2ig_intensity_mapping *mapping);
+/** Number of domains of the model. */
 I2IG_API size_t i2ig_generator_domain_count(const i2ig_generator *generator);
 /** Name of the index-th domain, NULL when out of range. */
 I2IG_API const char *i2ig_generator_domain_name(const i2ig_generator *generator, size_t index);
@@ -558,6 +617,8 @@ I2IG_API i2ig_status i2ig_generator_forward(i2ig_generator *generator, const flo
 /** Called after each translated slice; return non-zero to cancel (the call
  *  then returns I2IG_ERR_CANCELLED). */
 typedef int (*i2ig_progress_fn)(void *user, size_t done, size_t total);
+/** Installs (fn != NULL) or removes (fn == NULL) the progress callback of
+ *  i2ig_translate() and i2ig_translate_image(); user is passed back. */
 I2IG_API i2ig_status i2ig_generator_set_progress(i2ig_generator *generator,
                                                  i2ig_progress_fn fn, void *user);
 
@@ -599,17 +660,24 @@ typedef struct i2ig_discriminator_config {
                               summed over them, one value per token          */
 } i2ig_discriminator_config;
 
+/** Fills config (whose struct_size must be set) with the reference
+ *  configuration. */
 I2IG_API i2ig_status i2ig_discriminator_config_init(i2ig_discriminator_config *config);
 /** A randomly initialised discriminator (PyTorch's default initialisation
  *  of the reference modules, seeded). */
 I2IG_API i2ig_status i2ig_discriminator_create(const i2ig_discriminator_config *config,
                                                uint64_t seed, i2ig_discriminator **out);
+/** Loads a discriminator file (or the discriminator of a checkpoint). */
 I2IG_API i2ig_status i2ig_discriminator_load(const char *path, i2ig_discriminator **out);
+/** Writes the discriminator (weights and spectral-norm state) atomically. */
 I2IG_API i2ig_status i2ig_discriminator_save(const i2ig_discriminator *discriminator,
                                              const char *path);
+/** Releases a discriminator. NULL is a no-op. */
 I2IG_API void i2ig_discriminator_free(i2ig_discriminator *discriminator);
+/** Threads used by the discriminator's kernels (default 1). */
 I2IG_API i2ig_status i2ig_discriminator_set_threads(i2ig_discriminator *discriminator,
                                                     int threads);
+/** Number of trainable scalar weights (every head set). */
 I2IG_API size_t i2ig_discriminator_parameter_count(const i2ig_discriminator *discriminator);
 
 /**
@@ -664,7 +732,13 @@ typedef struct i2ig_train_config {
     double w_encoding;       /**< CLIP encoding 1 - cos(class tokens) (1)     */
     int threads;             /**< kernel threads (1)                          */
 } i2ig_train_config;
+/** @var i2ig_train_config::beta1
+ *  Adam's first-moment decay (0.5). */
+/** @var i2ig_train_config::beta2
+ *  Adam's second-moment decay (0.99). */
 
+/** Fills config (whose struct_size must be set) with the reference
+ *  defaults. */
 I2IG_API i2ig_status i2ig_train_config_init(i2ig_train_config *config);
 
 /** Losses of one step, each averaged over the batch and summed over the two
@@ -677,6 +751,16 @@ typedef struct i2ig_train_losses {
     double adversarial, cycle, identity, clip, encoding; /**< unweighted     */
     double lr;                /**< learning rate used for this step         */
 } i2ig_train_losses;
+/** @var i2ig_train_losses::adversarial
+ *  LSGAN generator loss MSE(D(fake), 1), unweighted. */
+/** @var i2ig_train_losses::cycle
+ *  Cycle-consistency L1, unweighted. */
+/** @var i2ig_train_losses::identity
+ *  Identity L1, unweighted. */
+/** @var i2ig_train_losses::clip
+ *  CLIP guidance -cos(image embedding, target text embedding), unweighted. */
+/** @var i2ig_train_losses::encoding
+ *  CLIP encoding loss 1 - cos(class tokens), unweighted. */
 
 /**
  * Creates a trainer for a new, randomly initialised generator (config,
@@ -687,6 +771,7 @@ typedef struct i2ig_train_losses {
 I2IG_API i2ig_status i2ig_trainer_create(const i2ig_train_config *config,
                                          const i2ig_generator_config *generator,
                                          i2ig_encoder *encoder, i2ig_trainer **out);
+/** Releases a trainer (not its borrowed encoder). NULL is a no-op. */
 I2IG_API void i2ig_trainer_free(i2ig_trainer *trainer);
 
 /**
@@ -725,6 +810,7 @@ I2IG_API i2ig_status i2ig_trainer_run(i2ig_trainer *trainer, i2ig_train_progress
  * allreduce averaging the array across processes).
  */
 typedef i2ig_status (*i2ig_reduce_fn)(void *user, int model, float *gradients, size_t count);
+/** Installs (fn != NULL) or removes the reduce hook; user is passed back. */
 I2IG_API i2ig_status i2ig_trainer_set_reduce_hook(i2ig_trainer *trainer, i2ig_reduce_fn fn,
                                                   void *user);
 
