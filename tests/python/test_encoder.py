@@ -194,6 +194,27 @@ def main():
         "context": ea.relerr(ctx, rctx[0].numpy()), "text embedding": ea.relerr(emb, remb[0].numpy())})
     enc16.close()
 
+    # ---- other taps: blocks 1 and 2 only, class tokens of 3 blocks -------------------------
+    # Asking for the taps alone stops the tower after block 2.
+    tdir = os.path.join(tmp, "taps")
+    os.makedirs(tdir)
+    _, _, path_t = ea.build(tdir, "small", extra=["--taps", "2,1", "--n-cls", "3"])
+    enc_t = ea.Encoder(path_t)
+    ref_t = rb.BiomedCLIP(sd, **dict(ea.SMALL, taps=[2, 1], n_cls=3))
+    x = rng.random((2, 30, 41)).astype(np.float32)
+    e, t, c = enc_t.encode_image(x)
+    re_, rt, rc = ref_image(ref_t, x)
+    t_only = enc_t.encode_image(x, want=(False, True, False))[1]
+    gs = [rng.standard_normal(s).astype(np.float32) for s in enc_t.shapes(2)]
+    report("taps (2, 1), 3 class tokens; taps alone", {
+        "info": (enc_t.info.n_taps, list(enc_t.info.taps[:2]), enc_t.info.n_cls) == (2, [2, 1], 3),
+        "embedding": ea.relerr(e, re_), "taps": ea.relerr(t, rt), "cls": ea.relerr(c, rc),
+        "taps alone": ea.relerr(t_only, rt),
+        "d_images (taps only)": ea.relerr(enc_t.image_grad(x, None, gs[1], None),
+                                          ref_image(ref_t, x, [None, gs[1], None])),
+        "d_images": ea.relerr(enc_t.image_grad(x, *gs), ref_image(ref_t, x, gs))})
+    enc_t.close()
+
     # ---- threads: same numbers with 1 thread ---------------------------------------------
     enc1 = ea.Encoder(path, threads=1)
     x = rng.random((2, 40, 40)).astype(np.float32)
