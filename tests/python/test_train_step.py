@@ -30,6 +30,7 @@ import encoder_api
 import opshim
 import ref_biomedclip
 import ref_i2igalip as ref
+import trainer_api
 
 TOL = 1e-4
 fails = []
@@ -41,39 +42,8 @@ if not (lib.i2ig_build_features() & 1):
     sys.exit(1)
 
 
-class TrainConfig(ctypes.Structure):
-    _fields_ = [("struct_size", ctypes.c_size_t), ("batch_size", ctypes.c_int),
-                ("crop_size", ctypes.c_int), ("flip", ctypes.c_int), ("seed", ctypes.c_uint64),
-                ("lr_generator", ctypes.c_double), ("lr_discriminator", ctypes.c_double),
-                ("beta1", ctypes.c_double), ("beta2", ctypes.c_double),
-                ("total_steps", ctypes.c_int64), ("decay_start", ctypes.c_int64),
-                ("ema_decay", ctypes.c_double), ("w_adversarial", ctypes.c_double),
-                ("w_cycle", ctypes.c_double), ("w_identity", ctypes.c_double),
-                ("w_clip", ctypes.c_double), ("w_encoding", ctypes.c_double),
-                ("threads", ctypes.c_int)]
-
-
-class Losses(ctypes.Structure):
-    _fields_ = [("struct_size", ctypes.c_size_t), ("step", ctypes.c_int64),
-                ("generator", ctypes.c_double), ("discriminator", ctypes.c_double),
-                ("adversarial", ctypes.c_double), ("cycle", ctypes.c_double),
-                ("identity", ctypes.c_double), ("clip", ctypes.c_double),
-                ("encoding", ctypes.c_double), ("lr", ctypes.c_double)]
-
-
+TrainConfig, Losses = trainer_api.TrainConfig, trainer_api.Losses
 vp = ctypes.c_void_p
-lib.i2ig_train_config_init.argtypes = [ctypes.POINTER(TrainConfig)]
-lib.i2ig_trainer_create.argtypes = [ctypes.POINTER(TrainConfig), ctypes.POINTER(capi.GeneratorConfig),
-                                    vp, ctypes.POINTER(vp)]
-lib.i2ig_trainer_add_domain.argtypes = [vp, ctypes.c_char_p, ctypes.c_char_p, ctypes.c_int,
-                                        ctypes.POINTER(capi.IntensityMapping), ctypes.POINTER(vp),
-                                        ctypes.c_size_t]
-lib.i2ig_trainer_step.argtypes = [vp, ctypes.POINTER(Losses)]
-lib.i2ig_trainer_save_checkpoint.argtypes = [vp, ctypes.c_char_p]
-lib.i2ig_trainer_load_checkpoint.argtypes = [ctypes.c_char_p, vp, ctypes.POINTER(vp)]
-lib.i2ig_trainer_free.argtypes = [vp]
-lib.i2ig_encoder_load.argtypes = [ctypes.c_char_p, ctypes.POINTER(vp)]
-lib.i2ig_encoder_free.argtypes = [vp]
 shim.igt_trainer_pool_order.argtypes = [vp, ctypes.c_size_t, ctypes.POINTER(ctypes.c_int),
                                         ctypes.c_size_t]
 
