@@ -464,20 +464,29 @@ static ig_tensor *res_forward(ig_graph *g, const ig_unet_cfg *c, resblock *r, ig
         ig_swap(&h, ig_upsample2(g, h));
         ig_swap(&xs, ig_upsample2(g, xs));
     }
-    ig_swap(&h, ig_conv2d(g, h, r->conv1_w, r->conv1_b, 1, 1));
-    /* + Linear(SiLU(emb)) broadcast over the pixels */
+    /* + Linear(SiLU(emb)) broadcast over the pixels. Without a tape and for
+     * one image it is a per-channel constant: folded into the convolution's
+     * bias, which saves a pass over the feature map. */
     ig_tensor *e = ig_linear(g, semb, r->emb_w, r->emb_b);
-    if (e) {
-        int64_t s[4] = {e->shape[0], 1, 1, e->shape[1]};
-        ig_swap(&e, ig_reshape(g, e, 4, s));
+    ig_tensor *deps[4] = {x, semb, r->conv1_w, r->emb_w};
+    if (e && e->shape[0] == 1 && !ig_needs_tape(g, 4, deps)) {
+        int64_t s1[1] = {e->shape[1]};
+        ig_swap(&e, ig_reshape(g, e, 1, s1));
+        ig_swap(&e, ig_add(g, e, r->conv1_b));
+        ig_swap(&h, ig_conv2d(g, h, r->conv1_w, e, 1, 1));
+    } else {
+        ig_swap(&h, ig_conv2d(g, h, r->conv1_w, r->conv1_b, 1, 1));
+        if (e) {
+            int64_t s4[4] = {e->shape[0], 1, 1, e->shape[1]};
+            ig_swap(&e, ig_reshape(g, e, 4, s4));
+        }
+        ig_swap(&h, ig_add(g, h, e));
     }
-    ig_swap(&h, ig_add(g, h, e));
     ig_t_release(e);
     ig_swap(&h, ig_groupnorm(g, h, r->gn2_w, r->gn2_b, c->groups, c->gn_eps, 1));
-    ig_swap(&h, ig_conv2d(g, h, r->conv2_w, r->conv2_b, 1, 1));
     if (r->skip_w) ig_swap(&xs, conv1x1(g, xs, r->skip_w, r->skip_b));
-    ig_tensor *y = ig_add(g, xs, h);
-    ig_t_release(xs);
+    /* skip + conv2(h); accumulates into the projected skip when it can */
+    ig_tensor *y = ig_conv2d_residual(g, h, r->conv2_w, r->conv2_b, 1, 1, xs);
     ig_t_release(h);
     return y;
 }

@@ -86,6 +86,10 @@ static inline int ig_conv_out_w(const ig_conv_shape *s) { return (s->w + 2 * s->
 /* y[N,OH,OW,Co] = conv(x[N,H,W,Ci], w[Co,Ci,KH,KW]) + b[Co] (b may be NULL) */
 i2ig_status ig_k_conv_fwd(ig_engine *e, const ig_conv_shape *s, const float *x,
                           ig_wref w, const float *b, float *y);
+/* y += conv(x, w) + b: the sum post-op lets a residual connection land in
+ * the convolution's own write instead of a separate pass. */
+i2ig_status ig_k_conv_fwd_acc(ig_engine *e, const ig_conv_shape *s, const float *x,
+                              ig_wref w, const float *b, float *y);
 /* dx = conv_transpose(dy, w) */
 i2ig_status ig_k_conv_bwd_data(ig_engine *e, const ig_conv_shape *s, const float *dy,
                                ig_wref w, float *dx);

@@ -36,10 +36,11 @@ static i2ig_status conv_mds_init(const ig_conv_shape *s, conv_mds *m)
     return I2IG_OK;
 }
 
-static i2ig_status conv_fwd_prim(ig_engine *e, const ig_conv_shape *s, int has_bias,
+/* sum = 1 adds the result to what dst holds (oneDNN's sum post-op). */
+static i2ig_status conv_fwd_prim(ig_engine *e, const ig_conv_shape *s, int has_bias, int sum,
                                  ig_prim **out)
 {
-    ig_key key = conv_key(IG_PK_CONV_FWD, s, has_bias, e->threads);
+    ig_key key = conv_key(IG_PK_CONV_FWD, s, has_bias + 2 * sum, e->threads);
     if ((*out = ig_prim_find(e, &key))) return I2IG_OK;
     conv_mds m;
     IG_TRY(conv_mds_init(s, &m));
@@ -50,8 +51,12 @@ static i2ig_status conv_fwd_prim(ig_engine *e, const ig_conv_shape *s, int has_b
             "convolution descriptor");
     const int ids_b[] = {DNNL_ARG_SRC, DNNL_ARG_WEIGHTS, DNNL_ARG_BIAS, DNNL_ARG_DST};
     const int ids_nb[] = {DNNL_ARG_SRC, DNNL_ARG_WEIGHTS, DNNL_ARG_DST};
-    return ig_prim_create(e, &key, &cd, NULL, NULL, has_bias ? 4 : 3, has_bias ? ids_b : ids_nb,
-                          out);
+    dnnl_primitive_attr_t attr = NULL;
+    if (sum) IG_TRY(ig_attr_create(&attr, 1.0f, 1));
+    i2ig_status st = ig_prim_create(e, &key, &cd, attr, NULL, has_bias ? 4 : 3,
+                                    has_bias ? ids_b : ids_nb, out);
+    if (attr) dnnl_primitive_attr_destroy(attr);
+    return st;
 }
 
 static i2ig_status check_shape(const ig_conv_shape *s)
@@ -64,12 +69,12 @@ static i2ig_status check_shape(const ig_conv_shape *s)
     return I2IG_OK;
 }
 
-i2ig_status ig_k_conv_fwd(ig_engine *e, const ig_conv_shape *s, const float *x, ig_wref w,
-                          const float *b, float *y)
+static i2ig_status conv_fwd(ig_engine *e, const ig_conv_shape *s, const float *x, ig_wref w,
+                            const float *b, float *y, int sum)
 {
     IG_TRY(check_shape(s));
     ig_prim *p;
-    IG_TRY(conv_fwd_prim(e, s, b != NULL, &p));
+    IG_TRY(conv_fwd_prim(e, s, b != NULL, sum, &p));
     conv_mds m;
     IG_TRY(conv_mds_init(s, &m));
     const float *wp;
@@ -77,6 +82,18 @@ i2ig_status ig_k_conv_fwd(ig_engine *e, const ig_conv_shape *s, const float *x, 
     void *ptrs_b[] = {(void *)x, (void *)wp, (void *)b, y};
     void *ptrs_nb[] = {(void *)x, (void *)wp, y};
     return ig_prim_exec(e, p, b ? ptrs_b : ptrs_nb);
+}
+
+i2ig_status ig_k_conv_fwd(ig_engine *e, const ig_conv_shape *s, const float *x, ig_wref w,
+                          const float *b, float *y)
+{
+    return conv_fwd(e, s, x, w, b, y, 0);
+}
+
+i2ig_status ig_k_conv_fwd_acc(ig_engine *e, const ig_conv_shape *s, const float *x, ig_wref w,
+                              const float *b, float *y)
+{
+    return conv_fwd(e, s, x, w, b, y, 1);
 }
 
 i2ig_status ig_k_conv_bwd_data(ig_engine *e, const ig_conv_shape *s, const float *dy, ig_wref w,
@@ -89,7 +106,7 @@ i2ig_status ig_k_conv_bwd_data(ig_engine *e, const ig_conv_shape *s, const float
     IG_TRY(conv_mds_init(s, &m));
     if (!p) {
         ig_prim *fwd;
-        IG_TRY(conv_fwd_prim(e, s, 0, &fwd));
+        IG_TRY(conv_fwd_prim(e, s, 0, 0, &fwd));
         dnnl_convolution_desc_t cd;
         IG_DNNL(dnnl_convolution_backward_data_desc_init(&cd, dnnl_convolution_direct, &m.src,
                                                          &m.wany, &m.dst, m.strides, m.pad, m.pad),
@@ -114,7 +131,7 @@ i2ig_status ig_k_conv_bwd_weights(ig_engine *e, const ig_conv_shape *s, const fl
     IG_TRY(conv_mds_init(s, &m));
     if (!p) {
         ig_prim *fwd;
-        IG_TRY(conv_fwd_prim(e, s, has_bias, &fwd));
+        IG_TRY(conv_fwd_prim(e, s, has_bias, 0, &fwd));
         dnnl_convolution_desc_t cd;
         IG_DNNL(dnnl_convolution_backward_weights_desc_init(
                     &cd, dnnl_convolution_direct, &m.src, &m.wany, has_bias ? &m.bias : NULL,

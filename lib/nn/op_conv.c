@@ -100,3 +100,36 @@ ig_tensor *ig_conv1d_circular(ig_graph *g, ig_tensor *x, ig_tensor *w, ig_tensor
     ig_t_release(y4);
     return y;
 }
+
+bool ig_needs_tape(const ig_graph *g, int n, ig_tensor *const *ts)
+{
+    if (!g->recording) return false;
+    for (int i = 0; i < n; i++)
+        if (ts[i] && ts[i]->requires_grad) return true;
+    return false;
+}
+
+ig_tensor *ig_conv2d_residual(ig_graph *g, ig_tensor *x, ig_tensor *w, ig_tensor *b, int stride,
+                              int pad, ig_tensor *res)
+{
+    if (!ig_graph_ok(g, 3, x, w, res)) {
+        ig_t_release(res);
+        return NULL;
+    }
+    ig_tensor *all[4] = {x, w, b, res};
+    ig_conv_shape s = conv_shape(x, w, stride, pad);
+    bool fits = x->ndim == 4 && w->ndim == 4 && x->shape[3] == w->shape[1] && res->ndim == 4 &&
+                res->shape[0] == s.n && res->shape[1] == ig_conv_out_h(&s) &&
+                res->shape[2] == ig_conv_out_w(&s) && res->shape[3] == s.co &&
+                res->data == res->storage->data;
+    if (fits && !ig_needs_tape(g, 4, all) && res->refs == 1 && res->storage->refs == 1) {
+        i2ig_status st = ig_k_conv_fwd_acc(g->e, &s, x->data, wref_of(w), b ? b->data : NULL, res->data);
+        if (st != I2IG_OK) return ig_op_fail(g, st, res);
+        return res;
+    }
+    ig_tensor *y = ig_conv2d(g, x, w, b, stride, pad);
+    ig_tensor *sum = ig_add(g, res, y);
+    ig_t_release(y);
+    ig_t_release(res);
+    return sum;
+}

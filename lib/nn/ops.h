@@ -15,6 +15,13 @@
 
 /* F.conv2d; x N,H,W,Ci; w Co,Ci,KH,KW; b Co or NULL. */
 ig_tensor *ig_conv2d(ig_graph *g, ig_tensor *x, ig_tensor *w, ig_tensor *b, int stride, int pad);
+/* res + conv2d(x, w, b): takes over the caller's reference to res. Without
+ * a tape and with res held by nobody else, the convolution accumulates into
+ * res's buffer (no separate add pass); otherwise conv2d then add. */
+ig_tensor *ig_conv2d_residual(ig_graph *g, ig_tensor *x, ig_tensor *w, ig_tensor *b, int stride,
+                              int pad, ig_tensor *res);
+/* True when an operation on these tensors would record a node. */
+bool ig_needs_tape(const ig_graph *g, int n, ig_tensor *const *ts);
 /* nn.Conv1d(padding=K/2, padding_mode='circular') on x N,T,Ci; w Co,Ci,K (odd K). */
 ig_tensor *ig_conv1d_circular(ig_graph *g, ig_tensor *x, ig_tensor *w, ig_tensor *b);
 /* F.linear; x ...,K; w N,K; b N or NULL. */
