@@ -10,7 +10,6 @@ import os
 import signal
 import subprocess
 import sys
-import time
 import unittest
 
 import numpy as np

@@ -69,10 +69,9 @@ def as_mapping(m):
 Domain = collections.namedtuple("Domain", "name prompt label mapping")
 
 
-def f32(a, what):
+def f32(a):
     """array-like -> C-contiguous native float32 array (copied if needed)."""
-    a = np.ascontiguousarray(a, dtype=np.float32)
-    return a
+    return np.ascontiguousarray(a, dtype=np.float32)
 
 
 def fptr(a):
@@ -187,8 +186,8 @@ class Generator(Handle):
     def add_domain(self, name, prompt, label, context, text_embedding, mapping):
         """Adds (or replaces) a domain from its prompt's token states context
         (context_length x context_dim) and text embedding (embed_dim)."""
-        ctx = f32(context, "context")
-        emb = f32(text_embedding, "text_embedding").reshape(-1)
+        ctx = f32(context)
+        emb = f32(text_embedding).reshape(-1)
         dim = self.config.context_dim
         if ctx.ndim != 2 or ctx.shape[1] != dim:
             raise ValueError("context must be (context_length, %d), not %s" % (dim, ctx.shape))
@@ -208,7 +207,7 @@ class Generator(Handle):
     def forward(self, images, target):
         """The raw model on float32 images in [0, 1]: (n, h, w) or (h, w),
         sides multiples of size_multiple; returns the same shape."""
-        x = f32(images, "images")
+        x = f32(images)
         if x.ndim not in (2, 3):
             raise ValueError("images must be (h, w) or (n, h, w), not %s" % (x.shape,))
         n, h, w = (1,) + x.shape if x.ndim == 2 else x.shape

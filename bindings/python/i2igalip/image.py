@@ -145,9 +145,9 @@ class Image(Handle):
             ctypes.memmove(out.ctypes.data, capi.lib.i2ig_image_const_data(self._h, 0), out.nbytes)
         return out[0] if squeeze and s == 1 else out
 
-    def __array__(self, dtype=None):
-        a = self.to_numpy()
-        return a if dtype is None else a.astype(dtype)
+    def __array__(self, dtype=None, copy=None):
+        a = self.to_numpy()  # always a fresh copy
+        return a if dtype is None else a.astype(dtype, copy=False)
 
     def save(self, path, format=None):
         """Writes the image atomically. format: None/"auto" (by extension),
