@@ -65,6 +65,9 @@ i2ig_status ig_png_check(const unsigned char *buf, size_t n, const char *path,
  * truncated files). */
 i2ig_status ig_bmp_check(const unsigned char *buf, size_t n, const char *path);
 
+/* Huffman tables that stb_image 2.27 would overflow on (jpeg_check.c). */
+i2ig_status ig_jpeg_check(const unsigned char *buf, size_t n, const char *path);
+
 /* Encoders: write the whole image to path atomically. */
 i2ig_status ig_png_save(const i2ig_image *image, const char *path);
 i2ig_status ig_tiff_save(const i2ig_image *image, const char *path);

@@ -119,6 +119,7 @@ i2ig_status ig_stb_load(int fd, const char *path, uint64_t size, i2ig_file_forma
         is16 = png.depth == 16;
     } else {
         if (fmt == I2IG_FORMAT_BMP) st = ig_bmp_check(buf, (size_t)len, path);
+        if (fmt == I2IG_FORMAT_JPEG) st = ig_jpeg_check(buf, (size_t)len, path);
         if (st == I2IG_OK && !stbi_info_from_memory(buf, len, &w, &h, &comp))
             st = stb_failure(path, fmt);
     }
