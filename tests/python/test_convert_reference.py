@@ -24,6 +24,7 @@ refused with a message naming what is wrong, and leave no output file.
 """
 import collections
 import copy
+import hashlib
 import os
 import re
 import subprocess
@@ -297,7 +298,6 @@ class PaperConfiguration(ConvertCase):
         self.assertEqual(list(m["domains.p_lo"]), [0.5, 0.5, 1.0])
         self.assertEqual(list(m["domains.hi"]), [255.0, 255.0, 1100.0])
         self.assertEqual(m["provenance.source"], "epoch_ema95")
-        import hashlib
         with open(self.ema, "rb") as f:
             self.assertEqual(m["provenance.source_sha256"], hashlib.sha256(f.read()).hexdigest())
         self.assertEqual(m["provenance.source_dtype"], "f32")
