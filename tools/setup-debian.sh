@@ -6,7 +6,7 @@ set -euo pipefail
 
 build_pkgs=(gcc pkg-config meson ninja-build libdnnl-dev libtiff-dev libstb-dev zlib1g-dev libutf8proc-dev)
 test_pkgs=(check python3 python3-numpy python3-torch python3-skimage python3-tifffile python3-pil
-           libopenblas0-pthread clang libclang-rt-14-dev abigail-tools valgrind
+           libopenblas0-pthread clang libclang-rt-14-dev libomp-14-dev abigail-tools valgrind
            doxygen python3-matplotlib python3-venv python3-pip python3-setuptools python3-wheel)
 
 want=("${build_pkgs[@]}")
