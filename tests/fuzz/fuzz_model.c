@@ -193,10 +193,24 @@ static void make_base(void)
     snprintf(file_path, sizeof file_path, "%s/model.i2ig", dir);
 }
 
+/* The scratch folder goes when the process exits normally. */
+static void clean_up(void)
+{
+    static const char *const names[] = {"base-generator.i2ig", "base-discriminator.i2ig",
+                                        "model.i2ig"};
+    char p[300];
+    for (size_t i = 0; i < sizeof names / sizeof names[0]; i++) {
+        snprintf(p, sizeof p, "%s/%s", dir, names[i]);
+        unlink(p);
+    }
+    rmdir(dir);
+}
+
 int LLVMFuzzerInitialize(int *argc, char ***argv)
 {
     (void)argc;
     (void)argv;
+    atexit(clean_up);
     const char *shm = access("/dev/shm", W_OK) == 0 ? "/dev/shm" : "/tmp";
     snprintf(dir, sizeof dir, "%s/i2ig-fuzz-model-%d", shm, (int)getpid());
     if (mkdir(dir, 0700) != 0) die(dir);
