@@ -403,6 +403,29 @@ I2IG_API i2ig_status i2ig_image_convert(const i2ig_image *image,
                                         i2ig_dtype dtype, double lo,
                                         double hi, i2ig_image **out);
 
+/** Image similarity of one slice pair, as the I2I-Galip evaluation computes
+ *  it. Set struct_size before the call. */
+typedef struct i2ig_metrics {
+    size_t struct_size;  /**< sizeof(i2ig_metrics)                          */
+    double psnr;         /**< dB, data range 1                              */
+    double ssim;         /**< scikit-image structural_similarity            */
+    double mae;          /**< mean absolute error                           */
+} i2ig_metrics;
+
+/**
+ * Compares slice `slice` of a test image with the same slice of a
+ * reference image of the same size (any dtypes): each slice is first
+ * divided by its own maximum (the reference's utils/psnr.py); then PSNR
+ * with data range 1, SSIM exactly as scikit-image's
+ * structural_similarity(gaussian_weights=True, sigma=1.5,
+ * use_sample_covariance=False, data_range=1) (11x11 Gaussian window,
+ * reflect borders, the 5-pixel border left out of the mean), and the mean
+ * absolute error. Slices smaller than 11x11, or whose maximum is not
+ * positive, give I2IG_ERR_DIMENSIONS / I2IG_ERR_INVALID_ARGUMENT.
+ */
+I2IG_API i2ig_status i2ig_image_compare(const i2ig_image *test, const i2ig_image *reference,
+                                        size_t slice, i2ig_metrics *metrics);
+
 /* ------------------------------------------------------------------------ */
 /* Model handles                                                              */
 /* ------------------------------------------------------------------------ */

@@ -24,6 +24,10 @@ import torch
 SIZES = {
     "full": dict(v_width=768, v_depth=12, v_mlp=3072, image=224, patch=16, embed=512,
                  t_width=768, t_depth=12, t_mlp=3072, max_pos=512, vocab=30522, types=2),
+    # The bundled demo model's encoder: small enough to train on 2 cores in
+    # minutes, a real ViT-with-taps / BERT structure (random weights).
+    "demo": dict(v_width=128, v_depth=4, v_mlp=256, image=64, patch=8, embed=64,
+                 t_width=128, t_depth=2, t_mlp=256, max_pos=32, vocab=160, types=2),
     "small": dict(v_width=64, v_depth=4, v_mlp=128, image=32, patch=8, embed=48,
                   t_width=64, t_depth=2, t_mlp=128, max_pos=24, vocab=160, types=2),
 }

@@ -8,6 +8,7 @@ int cmd_demo(int argc, char **argv);
 int cmd_inspect(int argc, char **argv);
 int cmd_translate(int argc, char **argv);
 int cmd_create_model(int argc, char **argv);
+int cmd_eval(int argc, char **argv);
 int cmd_train(int argc, char **argv);
 
 #endif

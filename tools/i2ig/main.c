@@ -15,6 +15,7 @@ static const struct {
     {"inspect", cmd_inspect, "show what a weight file (.i2ig) holds; --verify checks it"},
     {"translate", cmd_translate, "translate a slice or a stack to another domain"},
     {"create-model", cmd_create_model, "write a randomly initialised generator model"},
+    {"eval", cmd_eval, "PSNR, SSIM and MAE between two image sets"},
 #ifdef I2IG_TOOL_TRAINING
     {"train", cmd_train, "train a generator on unpaired images of two or more domains"},
 #endif
