@@ -339,6 +339,27 @@ class Images(unittest.TestCase):
             i2igalip.Image.load(u.CT, max_bytes=1000)
         self.assertEqual(cm.exception.status, capi.ERR_TOO_LARGE)
 
+    def test_compare_against_scikit_image(self):
+        from skimage.metrics import peak_signal_noise_ratio, structural_similarity
+        ref = tifffile.imread(u.T1)[[40, 41]]
+        test = np.clip(ref + np.random.default_rng(4).normal(0, 12, ref.shape), 0, 255).astype(np.uint8)
+        got = i2igalip.image.compare(test, ref)
+        self.assertEqual(len(got), 2)
+        for z in range(2):
+            a, b = test[z] / test[z].max(), ref[z] / ref[z].max()
+            want = {"psnr": peak_signal_noise_ratio(b, a, data_range=1.0),
+                    "ssim": structural_similarity(b, a, gaussian_weights=True, sigma=1.5,
+                                                  use_sample_covariance=False, data_range=1.0),
+                    "mae": np.abs(a - b).mean()}
+            for k in want:
+                self.assertAlmostEqual(got[z][k] / want[k], 1.0, delta=1e-6, msg=k)
+        with i2igalip.Image.from_array(ref) as r, i2igalip.Image.from_array(ref[:, :20, :20]) as s:
+            with self.assertRaises(i2igalip.Error) as cm:
+                s.compare(r)
+            self.assertNotEqual(cm.exception.message, "")
+            with self.assertRaises(i2igalip.Error):
+                r.compare(r, slice=2)
+
 
 class WeightFiles(unittest.TestCase):
     def test_c_reader_matches_the_python_reader(self):

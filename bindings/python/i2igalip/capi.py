@@ -195,6 +195,11 @@ class TrainConfig(ctypes.Structure):
                 ("threads", ctypes.c_int)]
 
 
+class Metrics(ctypes.Structure):
+    _fields_ = [("struct_size", ctypes.c_size_t), ("psnr", ctypes.c_double),
+                ("ssim", ctypes.c_double), ("mae", ctypes.c_double)]
+
+
 class TrainLosses(ctypes.Structure):
     _fields_ = [("struct_size", ctypes.c_size_t), ("step", ctypes.c_int64)] + [
         (n, ctypes.c_double) for n in ("generator", "discriminator", "adversarial", "cycle",
@@ -288,6 +293,7 @@ _decls = {
     "i2ig_image_set_spacing": (_st, [_vp, _d, _d]),
     "i2ig_image_extract_slice": (_st, [_vp, _s, _pvp]),
     "i2ig_image_convert": (_st, [_vp, _i, _d, _d, _pvp]),
+    "i2ig_image_compare": (_st, [_vp, _vp, _s, ctypes.POINTER(Metrics)]),
     # encoder
     "i2ig_encoder_load": (_st, [_cp, _pvp]),
     "i2ig_encoder_free": (None, [_vp]),

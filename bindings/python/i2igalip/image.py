@@ -175,6 +175,20 @@ class Image(Handle):
                                                    float(hi), ctypes.byref(h)))
         return Image(h)
 
+    def compare(self, reference, slice=0):
+        """PSNR (dB), SSIM and MAE of one slice against the same slice of a
+        reference image of the same size, as I2I-Galip's evaluation computes
+        them (each slice divided by its own maximum, data range 1, SSIM as
+        scikit-image's structural_similarity with a Gaussian window, sigma
+        1.5). Returns a dict with keys "psnr", "ssim", "mae"."""
+        m = capi.new(capi.Metrics)
+        # Both locks, taken in a fixed order so that a.compare(b) and
+        # b.compare(a) on two threads cannot deadlock.
+        first, second = sorted((self, reference), key=id)
+        with first._lock, second._lock:
+            capi.check(capi.lib.i2ig_image_compare(self._h, reference._h, slice, ctypes.byref(m)))
+        return {"psnr": m.psnr, "ssim": m.ssim, "mae": m.mae}
+
     def __repr__(self):
         if self.closed:
             return "<i2igalip.Image closed>"
@@ -192,3 +206,21 @@ def save(array, path, format=None, spacing=None):
     """Writes a numpy array (2-D slice or 3-D stack) as PNG or TIFF."""
     with Image.from_array(array, spacing) as img:
         img.save(path, format)
+
+
+def compare(test, reference):
+    """Metrics of every slice of test (array or Image) against reference:
+    a list of dicts {"psnr", "ssim", "mae"}; see Image.compare."""
+    owned = []
+    try:
+        imgs = []
+        for a in (test, reference):
+            if isinstance(a, Image):
+                imgs.append(a)
+            else:
+                owned.append(Image.from_array(a))
+                imgs.append(owned[-1])
+        return [imgs[0].compare(imgs[1], z) for z in range(imgs[0].slices)]
+    finally:
+        for img in owned:
+            img.close()
