@@ -3,7 +3,11 @@
  * API; plus the machine's sgemm roof measured in the same run.
  * tools/bench/run_generator.sh runs it next to the same model in PyTorch.
  *
- * usage: bench_generator [threads] [side] [reps] [batch] */
+ * usage: bench_generator [threads] [side] [reps] [batch] [stack]
+ *
+ * With stack > 0 it also times i2ig_translate() on a stack of that many
+ * slices (u8 pixels in and out, intensity mapping included), the way the
+ * tool translates a multi-page TIFF, and prints slices per second. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -53,6 +57,7 @@ int main(int argc, char **argv)
 {
     int threads = argc > 1 ? atoi(argv[1]) : 2, side = argc > 2 ? atoi(argv[2]) : 256;
     int reps = argc > 3 ? atoi(argv[3]) : 10, batch = argc > 4 ? atoi(argv[4]) : 1;
+    int stack = argc > 5 ? atoi(argv[5]) : 0;
     i2ig_generator_config cfg;
     cfg.struct_size = sizeof cfg;
     i2ig_generator_config_init(&cfg);
@@ -66,6 +71,8 @@ int main(int argc, char **argv)
     for (size_t i = 0; i < ctx_n; i++) ctx[i] = (float)((i * 7919) % 1000) / 1000.0f - 0.5f;
     i2ig_intensity_mapping m = {sizeof m, I2IG_MAPPING_WINDOW, 0, 1, 0, 100};
     i2ig_generator_add_domain(g, "B", "b", 1, ctx, 256, emb, 512, &m);
+    i2ig_intensity_mapping m8 = {sizeof m8, I2IG_MAPPING_WINDOW, 0, 255, 0, 100};
+    i2ig_generator_add_domain(g, "A", "a", 0, ctx, 256, emb, 512, &m8);
     i2ig_generator_set_threads(g, threads);
     size_t n = (size_t)batch * side * side;
     float *x = malloc(n * sizeof *x), *y = malloc(n * sizeof *y);
@@ -86,6 +93,22 @@ int main(int argc, char **argv)
            "(min %.1f, max %.1f) over %d runs; sgemm roof %.0f GFLOP/s\n",
            side, side, batch, threads, t[0] * 1e3, med * 1e3, t[2] * 1e3, t[reps + 1] * 1e3, reps,
            roof);
+    if (stack > 0) {
+        size_t per = (size_t)side * side;
+        unsigned char *in = malloc(per * (size_t)stack), *out = malloc(per * (size_t)stack);
+        for (size_t i = 0; i < per * (size_t)stack; i++) in[i] = (unsigned char)((i * 31) % 256);
+        double s = now();
+        if (i2ig_translate(g, "A", "B", I2IG_DTYPE_U8, in, (size_t)side, (size_t)side,
+                           (size_t)stack, out) != I2IG_OK) {
+            fprintf(stderr, "%s\n", i2ig_last_error());
+            return 1;
+        }
+        double el = now() - s;
+        printf("translate stack of %d slices %dx%d threads %d: %.2f s, %.2f slices/s\n", stack,
+               side, side, threads, el, stack / el);
+        free(in);
+        free(out);
+    }
     free(t);
     free(x);
     free(y);
