@@ -2,6 +2,7 @@
 # Installs the Debian 12 packages libi2igalip needs that are not yet present.
 #   tools/setup-debian.sh build   -> to build the library, the tool and run the demo
 #   tools/setup-debian.sh test    -> also what the tests need (PyTorch reference, scikit-image, ...)
+#   tools/setup-debian.sh train-demo -> build, plus PyTorch for the stand-in encoder (tools/train-demo.sh)
 set -euo pipefail
 
 build_pkgs=(gcc pkg-config meson ninja-build libdnnl-dev libtiff-dev libstb-dev zlib1g-dev libutf8proc-dev)
@@ -11,6 +12,7 @@ test_pkgs=(check python3 python3-numpy python3-torch python3-skimage python3-tif
 
 want=("${build_pkgs[@]}")
 [ "${1:-build}" = test ] && want+=("${test_pkgs[@]}")
+[ "${1:-build}" = train-demo ] && want+=(python3 python3-numpy python3-torch)
 
 missing=()
 for p in "${want[@]}"; do

@@ -1,5 +1,5 @@
-/* Broadcasting element-wise arithmetic, reductions, concatenation and
- * strided copies. */
+/* Broadcasting element-wise arithmetic, concatenation and strided copies
+ * (reductions: cpu_reduce.c). */
 #include <string.h>
 
 #include "core/error.h"
@@ -57,52 +57,6 @@ i2ig_status ig_k_binary(ig_engine *e, ig_binop op, int ndim, const int64_t *dims
     }
     void *ptrs[] = {(void *)a, (void *)b, c};
     return ig_prim_exec(e, p, ptrs);
-}
-
-i2ig_status ig_k_reduce_sum(ig_engine *e, int ndim, const int64_t *dims, const int64_t *ddims,
-                            const float *src, float *dst, int accumulate)
-{
-    IG_TRY(check_dims(ndim, dims, ddims));
-    int64_t nout = 1, nin = 1;
-    for (int i = 0; i < ndim; i++) {
-        nout *= ddims[i];
-        nin *= dims[i];
-    }
-    if (nout == nin) {
-        /* Nothing to reduce: oneDNN refuses an identity reduction. */
-        for (int64_t i = 0; i < nout; i++) dst[i] = (accumulate ? dst[i] : 0.0f) + src[i];
-        return I2IG_OK;
-    }
-    ig_key key = ig_key_make(IG_PK_REDUCTION);
-    key.k[1] = ndim;
-    key.k[2] = e->threads;
-    for (int i = 0; i < ndim; i++) {
-        key.k[3 + i] = dims[i];
-        key.k[3 + IG_BIN_MAXDIM + i] = ddims[i];
-    }
-    ig_prim *p = ig_prim_find(e, &key);
-    if (!p) {
-        dnnl_memory_desc_t smd, dmd;
-        IG_TRY(dense_md(&smd, ndim, dims));
-        IG_TRY(dense_md(&dmd, ndim, ddims));
-        dnnl_reduction_desc_t rd;
-        IG_DNNL(dnnl_reduction_desc_init(&rd, dnnl_reduction_sum, &smd, &dmd, 0.0f, 0.0f),
-                "reduction descriptor");
-        const int ids[] = {DNNL_ARG_SRC, DNNL_ARG_DST};
-        IG_TRY(ig_prim_create(e, &key, &rd, NULL, NULL, 2, ids, &p));
-    }
-    if (!accumulate) {
-        void *ptrs[] = {(void *)src, dst};
-        return ig_prim_exec(e, p, ptrs);
-    }
-    float *tmp = ig_engine_alloc(e, (size_t)nout);
-    if (!tmp) return ig_fail(I2IG_ERR_OUT_OF_MEMORY, "reduction");
-    void *ptrs[] = {(void *)src, tmp};
-    i2ig_status st = ig_prim_exec(e, p, ptrs);
-    if (st == I2IG_OK)
-        for (int64_t i = 0; i < nout; i++) dst[i] += tmp[i];
-    ig_engine_release(e, tmp, (size_t)nout);
-    return st;
 }
 
 i2ig_status ig_k_concat_last(ig_engine *e, int64_t rows, int64_t ca, int64_t cb, const float *a,

@@ -34,7 +34,6 @@ enum ig_prim_kind {
     IG_PK_RESAMPLE_FWD,
     IG_PK_RESAMPLE_BWD,
     IG_PK_BINARY,
-    IG_PK_REDUCTION,
     IG_PK_CONCAT,
     IG_PK_REORDER
 };

@@ -279,6 +279,13 @@ check("grey -> normalised RGB", "channel_expand", [rnd(2, 4, 5, 1)],
 check("add broadcast N11C", "add", [rnd(2, 4, 5, 6), rnd(2, 1, 1, 6)], lambda a, b: a + b)
 check("add broadcast C", "add", [rnd(3, 5, 6), rnd(6)], lambda a, b: a + b)
 check("mul broadcast", "mul", [rnd(2, 4, 5, 6), rnd(2, 1, 1, 6)], lambda a, b: a * b)
+# every pattern of kept / reduced axes (cpu_reduce.c merges them), and sizes
+# that split the reduction over both threads
+check("add broadcast 1C1 (reduce outer and inner)", "add", [rnd(3, 5, 6), rnd(1, 5, 1)], lambda a, b: a + b)
+check("add broadcast N1 (reduce inner)", "add", [rnd(4, 7, 9), rnd(4, 1, 1)], lambda a, b: a + b)
+check("add broadcast 1H1C", "add", [rnd(3, 4, 5, 6), rnd(1, 4, 1, 6)], lambda a, b: a + b)
+check("mul broadcast N11C, 2 chunks", "mul", [rnd(2, 64, 64, 8), rnd(2, 1, 1, 8)], lambda a, b: a * b)
+check("add broadcast C, 2 chunks", "add", [rnd(9000, 16), rnd(16)], lambda a, b: a + b)
 check("mul same shape", "mul", [rnd(3, 7), rnd(3, 7)], lambda a, b: a * b)
 check("axpby residual/sqrt2", "axpby", [rnd(2, 5, 3), rnd(2, 5, 3)],
       lambda a, b: (a + b) / math.sqrt(2), fp=(1 / math.sqrt(2), 1 / math.sqrt(2)))
