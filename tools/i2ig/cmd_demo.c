@@ -153,7 +153,7 @@ int cmd_demo(int argc, char **argv)
     }
     printf("libi2igalip %s demo: model %s (%zu parameters, loaded in %.0f ms), %d threads,\n"
            "bundled real scans in %s, results in %s\n"
-           "The demo model is a reduced configuration trained on these scans for a few minutes\n"
+           "The demo model is a reduced configuration trained on these scans for 19 minutes\n"
            "with a randomly initialised stand-in encoder (examples/models/README.md): not for\n"
            "clinical use.\n\n",
            i2ig_version_string(), model, i2ig_generator_parameter_count(g), (tool_now() - t0) * 1e3,
