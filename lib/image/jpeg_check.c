@@ -11,7 +11,17 @@
  * APPn payloads (EXIF, ICC) are skipped as stb skips them. After the frame
  * header, where stb resumes after entropy-coded data depends on its
  * decoding, so every 0xFF 0xC4 from there on is checked as a DHT segment;
- * valid entropy-coded data never contains that pair (0xFF is stuffed). */
+ * valid entropy-coded data never contains that pair (0xFF is stuffed).
+ *
+ * stb also decodes a scan with a Huffman table no DHT has defined: its
+ * decoder state comes from malloc, so the table is whatever the heap held
+ * and the symbol index it computes reads far outside the 256-entry arrays
+ * (found by fuzz_image_stb: a progressive file whose AC scans precede their
+ * AC table). A second pass follows the markers after the frame header in
+ * the order stb processes them and refuses a scan that uses a table not
+ * defined before it. stb leaves entropy-coded data only at a 0xFF followed
+ * by a byte that is not 0x00 (stuffing) or a restart marker; a stop at one
+ * of those makes stb fail, so this walk sees every segment stb acts on. */
 #include "core/error.h"
 #include "image/image_internal.h"
 
@@ -38,8 +48,85 @@ static i2ig_status check_dht(const unsigned char *buf, size_t n, size_t p, const
     return I2IG_OK;
 }
 
+/* Marks the tables a DHT segment defines: bit (class * 4 + id). */
+static unsigned dht_tables(const unsigned char *buf, size_t n, size_t p)
+{
+    long len = (long)(at(buf, n, p) << 8 | at(buf, n, p + 1)) - 2;
+    size_t q = p + 2;
+    unsigned defined = 0;
+    while (len > 0) {
+        unsigned tc = at(buf, n, q), count = 0;
+        if (tc >> 4 <= 1 && (tc & 15) <= 3) defined |= 1u << ((tc >> 4) * 4 + (tc & 15));
+        for (size_t i = 0; i < 16; i++) count += at(buf, n, q + 1 + i);
+        q += 17 + count;
+        len -= 17 + (long)count;
+    }
+    return defined;
+}
+
+/* The scan header whose length field starts at p: every table its
+ * components decode with must be defined. Progressive DC scans (spectral
+ * start 0) use the DC tables, progressive AC scans the AC tables,
+ * sequential scans both. */
+static i2ig_status check_scan(const unsigned char *buf, size_t n, size_t p, unsigned defined,
+                              int progressive, const char *path)
+{
+    unsigned ns = at(buf, n, p + 2);
+    unsigned ss = at(buf, n, p + 3 + 2 * ns);
+    for (unsigned i = 0; i < ns; i++) {
+        unsigned t = at(buf, n, p + 4 + 2 * i), dc = t >> 4, ac = t & 15;
+        if (dc > 3 || ac > 3) return I2IG_OK; /* stb refuses the scan */
+        int need_dc = !progressive || ss == 0, need_ac = !progressive || ss != 0;
+        if ((need_dc && !(defined & 1u << dc)) || (need_ac && !(defined & 1u << (4 + ac))))
+            return ig_fail(I2IG_ERR_IMAGE_FORMAT,
+                           "%s: corrupt JPEG: the scan at offset %zu decodes with %s Huffman "
+                           "table %u, which no DHT segment before it defines",
+                           path, p - 2, need_dc && !(defined & 1u << dc) ? "DC" : "AC",
+                           need_dc && !(defined & 1u << dc) ? dc : ac);
+    }
+    return I2IG_OK;
+}
+
+/* Segments after the frame header, in stb's order, up to where stb stops. */
+static i2ig_status check_scans(const unsigned char *buf, size_t n, size_t p, unsigned defined,
+                               int progressive, const char *path)
+{
+    for (;;) {
+        if (p >= n || buf[p] != 0xff) return I2IG_OK; /* stb: "expected marker" */
+        while (p < n && buf[p] == 0xff) p++;
+        if (p + 2 >= n) return I2IG_OK;
+        unsigned m = buf[p++];
+        size_t len = (size_t)buf[p] << 8 | buf[p + 1];
+        if (m == 0xd9) return I2IG_OK;
+        if (m == 0xda) {
+            IG_TRY(check_scan(buf, n, p, defined, progressive, path));
+            /* entropy-coded data up to the next marker */
+            for (p += len; p + 1 < n; p++) {
+                if (buf[p] != 0xff) continue;
+                size_t q = p + 1;
+                while (q < n && buf[q] == 0xff) q++;
+                if (q >= n) return I2IG_OK;
+                if (buf[q] != 0x00 && (buf[q] < 0xd0 || buf[q] > 0xd7)) break;
+                p = q;
+            }
+            continue;
+        }
+        if (m == 0xdc) {
+            p += 4; /* DNL: length and height, read as two fixed fields */
+            continue;
+        }
+        if (m == 0xc4)
+            defined |= dht_tables(buf, n, p);
+        else if (!(m == 0xdb || m == 0xdd || (m >= 0xe0 && m <= 0xef) || m == 0xfe))
+            return I2IG_OK; /* stb stops with "unknown marker" */
+        p += len;
+    }
+}
+
 i2ig_status ig_jpeg_check(const unsigned char *buf, size_t n, const char *path)
 {
+    unsigned defined = 0;
+    int progressive = -1;
     size_t p = 2; /* after SOI */
     for (;;) {
         while (p < n && buf[p] != 0xff) p++; /* stray bytes: stb scans on */
@@ -49,7 +136,9 @@ i2ig_status ig_jpeg_check(const unsigned char *buf, size_t n, const char *path)
         size_t len = (size_t)buf[p] << 8 | buf[p + 1];
         if (m == 0xc4) {
             IG_TRY(check_dht(buf, n, p, path));
+            defined |= dht_tables(buf, n, p);
         } else if (m == 0xc0 || m == 0xc1 || m == 0xc2) {
+            progressive = m == 0xc2;
             p += len;
             break; /* frame header: scans follow */
         } else if (!(m == 0xdb || m == 0xdd || (m >= 0xe0 && m <= 0xef) || m == 0xfe)) {
@@ -57,7 +146,8 @@ i2ig_status ig_jpeg_check(const unsigned char *buf, size_t n, const char *path)
         }
         p += len;
     }
+    size_t frame_end = p;
     for (; p + 1 < n; p++)
         if (buf[p] == 0xff && buf[p + 1] == 0xc4) IG_TRY(check_dht(buf, n, p + 2, path));
-    return I2IG_OK;
+    return check_scans(buf, n, frame_end, defined, progressive, path);
 }

@@ -677,6 +677,48 @@ START_TEST(jpeg_huffman_table_overflow)
 }
 END_TEST
 
+/* A scan decoded with a Huffman table no DHT segment defined: stb 2.27
+ * reads the table from uninitialised memory and indexes far outside its
+ * arrays (found by fuzz_image_stb: a progressive file whose AC scans come
+ * before their AC table; the reproducer is in tests/fuzz/regressions). */
+START_TEST(jpeg_scan_with_undefined_huffman_table)
+{
+    /* frame header (8x8 grey), scan with DC/AC tables 0, entropy bytes */
+    static const unsigned char none[] = {0xff, 0xd8, 0xff, 0xc0, 0x00, 0x0b, 0x08, 0x00, 0x08,
+                                         0x00, 0x08, 0x01, 0x01, 0x11, 0x00, 0xff, 0xda,
+                                         0x00, 0x08, 0x01, 0x01, 0x00, 0x00, 0x3f, 0x00, 0x12,
+                                         0x34, 0xff, 0xd9};
+    const char *path = tmp("undefined-table.jpg");
+    ck_assert_int_eq(tu_write_file(path, none, sizeof none), 0);
+    i2ig_image *img = (i2ig_image *)1;
+    ck_assert_int_eq(i2ig_image_load(path, &img), I2IG_ERR_IMAGE_FORMAT);
+    ck_assert_ptr_null(img);
+    ck_assert_ptr_nonnull(strstr(i2ig_last_error(), "DC Huffman table 0, which no DHT"));
+    /* DC table 0 defined, AC table 0 not */
+    static const unsigned char dc_only[] = {
+        0xff, 0xd8, 0xff, 0xc4, 0x00, 0x14, 0x00, 0x01, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00,
+        0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0xff, 0xc0, 0x00, 0x0b,
+        0x08, 0x00, 0x08, 0x00, 0x08, 0x01, 0x01, 0x11, 0x00, 0xff, 0xda, 0x00, 0x08, 0x01,
+        0x01, 0x00, 0x00, 0x3f, 0x00, 0x12, 0x34, 0xff, 0xd9};
+    ck_assert_int_eq(tu_write_file(path, dc_only, sizeof dc_only), 0);
+    ck_assert_int_eq(i2ig_image_load(path, &img), I2IG_ERR_IMAGE_FORMAT);
+    ck_assert_ptr_nonnull(strstr(i2ig_last_error(), "AC Huffman table 0, which no DHT"));
+    /* both defined (AC table 0 after the frame header, as progressive files
+     * do): the pre-check lets it through; stb decodes the 8x8 block */
+    static const unsigned char both[] = {
+        0xff, 0xd8, 0xff, 0xc4, 0x00, 0x14, 0x00, 0x01, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00,
+        0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0xff, 0xc0, 0x00, 0x0b,
+        0x08, 0x00, 0x08, 0x00, 0x08, 0x01, 0x01, 0x11, 0x00, 0xff, 0xc4, 0x00, 0x14, 0x10,
+        0x01, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00,
+        0x00, 0x00, 0x00, 0xff, 0xda, 0x00, 0x08, 0x01, 0x01, 0x00, 0x00, 0x3f, 0x00, 0x00,
+        0xff, 0xd9};
+    ck_assert_int_eq(tu_write_file(path, both, sizeof both), 0);
+    ck_assert_msg(i2ig_image_load(path, &img) == I2IG_OK, "%s", i2ig_last_error());
+    ck_assert_int_eq(i2ig_image_width(img), 8);
+    i2ig_image_free(img);
+}
+END_TEST
+
 static Suite *suite(void)
 {
     Suite *s = suite_create("badinput");
@@ -696,6 +738,7 @@ static Suite *suite(void)
     tcase_add_test(model, unknown_domain);
     tcase_add_test(model, non_finite_pixels);
     tcase_add_test(model, jpeg_huffman_table_overflow);
+    tcase_add_test(model, jpeg_scan_with_undefined_huffman_table);
     suite_add_tcase(s, model);
     TCase *res = tcase_create("resources");
     tcase_set_timeout(res, 600);
