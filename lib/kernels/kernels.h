@@ -21,7 +21,6 @@
 #ifndef IG_KERNELS_H
 #define IG_KERNELS_H
 
-#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -53,17 +52,10 @@ typedef struct ig_thread_scope {
 ig_thread_scope ig_engine_enter(const ig_engine *e);
 void ig_engine_leave(ig_thread_scope s);
 
-/* 64-byte aligned float buffers. With pooling on, freed buffers are kept per
- * size and handed out again, so that a second training step allocates
- * nothing. Off by default: a forward pass frees activations of many sizes
- * in turn, and buckets of one exact size each kept at their own high-water
- * mark would add up to more than the live peak (36 MB of the paper
- * generator's 245 MB at 256x256); malloc reuses freed memory across sizes. */
+/* Pooled, 64-byte aligned float buffers: freed buffers are kept per size
+ * and handed out again, so that a second pass allocates nothing. */
 float *ig_engine_alloc(ig_engine *e, size_t nfloats);
 void ig_engine_release(ig_engine *e, float *p, size_t nfloats);
-/* Turned on by the first recording graph (training, input gradients): a tape
- * holds every activation until the backward pass, then frees them all. */
-void ig_engine_set_pooling(ig_engine *e, bool on);
 /* Returns every pooled buffer to the system. */
 void ig_engine_trim(ig_engine *e);
 /* Bytes currently handed out / kept in the pool. */

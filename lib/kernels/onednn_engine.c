@@ -156,10 +156,6 @@ void ig_engine_release(ig_engine *e, float *p, size_t nfloats)
     if (nfloats == 0) nfloats = 1;
     size_t bytes = nfloats * sizeof(float);
     e->bytes_in_use -= bytes;
-    if (!e->pooling) {
-        ig_free_aligned(p);
-        return;
-    }
     ig_pool_bucket *b = NULL;
     for (size_t i = 0; i < e->npool; i++)
         if (e->pool[i].nfloats == nfloats) b = &e->pool[i];
@@ -190,12 +186,6 @@ void ig_engine_release(ig_engine *e, float *p, size_t nfloats)
     }
     b->items[b->count++] = p;
     e->bytes_pooled += bytes;
-}
-
-void ig_engine_set_pooling(ig_engine *e, bool on)
-{
-    e->pooling = on;
-    if (!on) ig_engine_trim(e);
 }
 
 void ig_engine_trim(ig_engine *e)

@@ -84,7 +84,6 @@ struct ig_engine {
     ig_pool_bucket *pool;
     size_t npool, pool_cap;
     size_t bytes_in_use, bytes_pooled;
-    bool pooling;
 };
 
 static inline ig_key ig_key_make(int kind)

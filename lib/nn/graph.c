@@ -11,7 +11,6 @@ void ig_graph_init(ig_graph *g, ig_engine *e, bool recording)
     memset(g, 0, sizeof *g);
     g->e = e;
     g->recording = recording;
-    if (recording) ig_engine_set_pooling(e, true);
 }
 
 static void node_free(ig_node *n)
