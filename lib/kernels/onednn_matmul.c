@@ -102,6 +102,39 @@ i2ig_status ig_k_matmul(ig_engine *e, const ig_mm_shape *s, const float *a, cons
     return ig_prim_exec(e, p, bias ? ptrs_b : ptrs_nb);
 }
 
+i2ig_status ig_k_matmul_packed_b(ig_engine *e, int64_t m, int64_t n, int64_t k, const float *a,
+                                 ig_wref b, int accumulate, float *c)
+{
+    if (m < 1 || n < 1 || k < 1)
+        return ig_fail(I2IG_ERR_SHAPE, "matmul: invalid shape %lldx%lldx%lld", (long long)m,
+                       (long long)k, (long long)n);
+    ig_key key = ig_key_make(IG_PK_MATMUL_PACKED_B);
+    const int64_t v[] = {m, n, k, accumulate, e->threads};
+    for (size_t i = 0; i < sizeof v / sizeof v[0]; i++) key.k[1 + i] = v[i];
+    dnnl_memory_desc_t amd, bplain, bany, cmd;
+    dnnl_dims_t ad = {m, k}, bd = {k, n}, cd = {m, n};
+    IG_DNNL(dnnl_memory_desc_init_by_tag(&amd, 2, ad, dnnl_f32, dnnl_ab), "matmul src");
+    IG_DNNL(dnnl_memory_desc_init_by_tag(&bplain, 2, bd, dnnl_f32, dnnl_ab), "matmul weights");
+    IG_DNNL(dnnl_memory_desc_init_by_tag(&bany, 2, bd, dnnl_f32, dnnl_format_tag_any),
+            "matmul weights");
+    IG_DNNL(dnnl_memory_desc_init_by_tag(&cmd, 2, cd, dnnl_f32, dnnl_ab), "matmul dst");
+    ig_prim *p = ig_prim_find(e, &key);
+    if (!p) {
+        dnnl_matmul_desc_t md;
+        IG_DNNL(dnnl_matmul_desc_init(&md, &amd, &bany, NULL, &cmd), "matmul descriptor");
+        dnnl_primitive_attr_t attr;
+        IG_TRY(ig_attr_create(&attr, 1.0f, accumulate));
+        const int ids[] = {DNNL_ARG_SRC, DNNL_ARG_WEIGHTS, DNNL_ARG_DST};
+        i2ig_status st = ig_prim_create(e, &key, &md, attr, NULL, 3, ids, &p);
+        dnnl_primitive_attr_destroy(attr);
+        IG_TRY(st);
+    }
+    const float *bp;
+    IG_TRY(ig_pack_weights(e, b, &bplain, ig_prim_md(p, DNNL_ARG_WEIGHTS), &bp));
+    void *ptrs[] = {(void *)a, (void *)bp, c};
+    return ig_prim_exec(e, p, ptrs);
+}
+
 i2ig_status ig_k_sgemm(ig_engine *e, int64_t n, const float *a, const float *b, float *c)
 {
     (void)e;

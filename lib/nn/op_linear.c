@@ -22,8 +22,15 @@ static void linear_backward(ig_graph *g, ig_node *n)
     ig_tensor *x = n->in[0], *w = n->in[1], *b = n->nin > 2 ? n->in[2] : NULL;
     const float *dy = n->out->grad->data;
     int64_t m = rows_of(x), k = w->shape[1], nn = w->shape[0];
-    /* dx = dy W */
-    mm_into_grad(g, x, ig_mm_plain(1, m, k, nn, 0, 0), dy, w->data);
+    /* dx = dy W, W packed (cached per weight version) */
+    if (x->requires_grad && g->status == I2IG_OK) {
+        int acc = x->grad != NULL;
+        if (acc || (x->grad = ig_t_new(g, x->ndim, x->shape))) {
+            ig_wref wr = {w->data, w->uid, w->version, w->storage ? w->storage->e : NULL};
+            i2ig_status st = ig_k_matmul_packed_b(g->e, m, k, nn, dy, wr, acc, x->grad->data);
+            if (st != I2IG_OK) ig_graph_fail(g, st);
+        }
+    }
     /* dW = dy^T x */
     mm_into_grad(g, w, ig_mm_plain(1, nn, k, m, 1, 0), dy, x->data);
     if (b && b->requires_grad && g->status == I2IG_OK) {

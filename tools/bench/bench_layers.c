@@ -13,9 +13,9 @@
  *
  * Usage: bench_layers [threads] [--min-reps N] [--min-time SECONDS] [--quick]
  *                     [--only KIND] [--repack] [--tries N]
- * --repack bumps the weight's version before every convolution call, as a
- * training step does (the packed copy is rebuilt); by default it is packed
- * once and cached, as in inference.
+ * --repack bumps the weight's version before every convolution and linear
+ * backward-data call, as a training step does (the packed copy is rebuilt);
+ * by default it is packed once and cached, as in inference.
  */
 #include <math.h>
 #include <stdio.h>
@@ -116,7 +116,7 @@ typedef struct bench_cfg {
     double min_time;
     int quick; /* one timed repetition, for the second pass */
     const char *only; /* run only layers of this kind (profiling) */
-    int repack; /* weights change before every convolution call (training) */
+    int repack; /* weights change before every call that packs them (training) */
     int tries;  /* measurements per layer when other processes disturb them */
 } bench_cfg;
 
@@ -414,6 +414,8 @@ typedef struct lin_ctx {
     ig_engine *e;
     ig_mm_shape fwd, dx, dw;
     float *x, *w, *b, *y, *dy, *gx, *gw;
+    ig_wref wr;
+    int repack;
 } lin_ctx;
 
 static i2ig_status lin_fwd(void *p)
@@ -425,7 +427,9 @@ static i2ig_status lin_fwd(void *p)
 static i2ig_status lin_dx(void *p)
 {
     lin_ctx *c = p;
-    return ig_k_matmul(c->e, &c->dx, c->dy, c->w, NULL, c->gx);
+    /* as ig_linear's backward: W packed through the engine's cache */
+    c->wr.version += (uint64_t)c->repack;
+    return ig_k_matmul_packed_b(c->e, c->dx.m, c->dx.n, c->dx.k, c->dy, c->wr, 0, c->gx);
 }
 
 static i2ig_status lin_dw(void *p)
@@ -453,6 +457,11 @@ static int bench_linear(ig_engine *e, const bench_cfg *cfg, const layer *l)
     c.dy = buf_rand((size_t)(m * n), 1);
     c.gx = buf_rand((size_t)(m * k), 1);
     c.gw = buf_rand((size_t)(n * k), 1);
+    c.repack = cfg->repack;
+    c.wr.data = c.w;
+    c.wr.uid = ig_engine_new_uid(e);
+    c.wr.version = 1;
+    c.wr.owner = e;
     int rc = 1;
     if (c.x && c.w && c.b && c.y && c.dy && c.gx && c.gw) {
         char params[96];
@@ -466,6 +475,7 @@ static int bench_linear(ig_engine *e, const bench_cfg *cfg, const layer *l)
         if (!rc) rc = measure(cfg, "linear dw", NULL, lin_dw, &c, &st);
         if (!rc && !cfg->quick) print_row("linear", params, "bwd_weights", flop, &st);
     }
+    ig_engine_forget_uid(e, c.wr.uid);
     float *all[] = {c.x, c.w, c.b, c.y, c.dy, c.gx, c.gw};
     for (size_t i = 0; i < sizeof all / sizeof all[0]; i++) ig_free_aligned(all[i]);
     return rc;
@@ -665,7 +675,7 @@ int main(int argc, char **argv)
     printf("# bench_layers: median of >= %d repetitions (>= %.2f s) after warm-up\n",
            cfg.min_reps, cfg.min_time);
     printf("threads\t%d\n", cfg.threads);
-    printf("weights\t%s\n", cfg.repack ? "repacked before every convolution call (training)"
+    printf("weights\t%s\n", cfg.repack ? "repacked before every call that packs them (training)"
                                        : "packed once, cached (inference)");
     for (size_t i = 0; i < NLAYERS; i++) {
         if (cfg.only && strcmp(cfg.only, kind_name(LAYERS[i].kind))) continue;
