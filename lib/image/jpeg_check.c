@@ -29,39 +29,26 @@
 static unsigned at(const unsigned char *buf, size_t n, size_t i) { return i < n ? buf[i] : 0; }
 
 /* The DHT segment whose length field starts at p, read as
- * stbi__process_marker reads it. */
-static i2ig_status check_dht(const unsigned char *buf, size_t n, size_t p, const char *path)
+ * stbi__process_marker reads it: refuses a table of more than 256 codes and
+ * marks in *defined the tables it defines, bit (class * 4 + id). */
+static i2ig_status read_dht(const unsigned char *buf, size_t n, size_t p, unsigned *defined,
+                            const char *path)
 {
     long len = (long)(at(buf, n, p) << 8 | at(buf, n, p + 1)) - 2;
     size_t q = p + 2;
     while (len > 0) {
-        unsigned count = 0;
+        unsigned tc = at(buf, n, q), count = 0;
         for (size_t i = 0; i < 16; i++) count += at(buf, n, q + 1 + i);
         if (count > 256)
             return ig_fail(I2IG_ERR_IMAGE_FORMAT,
                            "%s: corrupt JPEG: Huffman table at offset %zu defines %u codes "
                            "(at most 256)",
                            path, q, count);
+        if (tc >> 4 <= 1 && (tc & 15) <= 3) *defined |= 1u << ((tc >> 4) * 4 + (tc & 15));
         q += 17 + count;
         len -= 17 + (long)count;
     }
     return I2IG_OK;
-}
-
-/* Marks the tables a DHT segment defines: bit (class * 4 + id). */
-static unsigned dht_tables(const unsigned char *buf, size_t n, size_t p)
-{
-    long len = (long)(at(buf, n, p) << 8 | at(buf, n, p + 1)) - 2;
-    size_t q = p + 2;
-    unsigned defined = 0;
-    while (len > 0) {
-        unsigned tc = at(buf, n, q), count = 0;
-        if (tc >> 4 <= 1 && (tc & 15) <= 3) defined |= 1u << ((tc >> 4) * 4 + (tc & 15));
-        for (size_t i = 0; i < 16; i++) count += at(buf, n, q + 1 + i);
-        q += 17 + count;
-        len -= 17 + (long)count;
-    }
-    return defined;
 }
 
 /* The scan header whose length field starts at p: every table its
@@ -116,7 +103,7 @@ static i2ig_status check_scans(const unsigned char *buf, size_t n, size_t p, uns
             continue;
         }
         if (m == 0xc4)
-            defined |= dht_tables(buf, n, p);
+            IG_TRY(read_dht(buf, n, p, &defined, path));
         else if (!(m == 0xdb || m == 0xdd || (m >= 0xe0 && m <= 0xef) || m == 0xfe))
             return I2IG_OK; /* stb stops with "unknown marker" */
         p += len;
@@ -135,8 +122,7 @@ i2ig_status ig_jpeg_check(const unsigned char *buf, size_t n, const char *path)
         unsigned m = buf[p++];
         size_t len = (size_t)buf[p] << 8 | buf[p + 1];
         if (m == 0xc4) {
-            IG_TRY(check_dht(buf, n, p, path));
-            defined |= dht_tables(buf, n, p);
+            IG_TRY(read_dht(buf, n, p, &defined, path));
         } else if (m == 0xc0 || m == 0xc1 || m == 0xc2) {
             progressive = m == 0xc2;
             p += len;
@@ -147,7 +133,8 @@ i2ig_status ig_jpeg_check(const unsigned char *buf, size_t n, const char *path)
         p += len;
     }
     size_t frame_end = p;
+    unsigned ignored = 0; /* a pair here may be payload stb skips: count check only */
     for (; p + 1 < n; p++)
-        if (buf[p] == 0xff && buf[p + 1] == 0xc4) IG_TRY(check_dht(buf, n, p + 2, path));
+        if (buf[p] == 0xff && buf[p + 1] == 0xc4) IG_TRY(read_dht(buf, n, p + 2, &ignored, path));
     return check_scans(buf, n, frame_end, defined, progressive, path);
 }

@@ -3,12 +3,6 @@
 #include "core/error.h"
 #include "nn/ops.h"
 
-static ig_wref wref_of(const ig_tensor *w)
-{
-    ig_wref r = {w->data, w->uid, w->version, w->storage ? w->storage->e : NULL};
-    return r;
-}
-
 static ig_conv_shape conv_shape(const ig_tensor *x, const ig_tensor *w, int stride, int pad)
 {
     ig_conv_shape s = {(int)x->shape[0], (int)x->shape[1], (int)x->shape[2], (int)x->shape[3],
@@ -25,7 +19,7 @@ static void conv2d_backward(ig_graph *g, ig_node *n)
     ig_gradw gw;
     float *dx = ig_gradw_begin(g, x, &gw);
     if (dx) {
-        i2ig_status st = ig_k_conv_bwd_data(g->e, &s, dy, wref_of(w), dx);
+        i2ig_status st = ig_k_conv_bwd_data(g->e, &s, dy, ig_t_wref(w), dx);
         if (st != I2IG_OK) ig_graph_fail(g, st);
     }
     ig_gradw_end(g, &gw);
@@ -60,7 +54,7 @@ ig_tensor *ig_conv2d(ig_graph *g, ig_tensor *x, ig_tensor *w, ig_tensor *b, int 
     if (shape[1] < 1 || shape[2] < 1) return ig_shape_fail(g, "conv2d", x, w);
     ig_tensor *y = ig_t_new(g, 4, shape);
     if (!y) return NULL;
-    i2ig_status st = ig_k_conv_fwd(g->e, &s, x->data, wref_of(w), b ? b->data : NULL, y->data);
+    i2ig_status st = ig_k_conv_fwd(g->e, &s, x->data, ig_t_wref(w), b ? b->data : NULL, y->data);
     if (st != I2IG_OK) return ig_op_fail(g, st, y);
     ig_tensor *in[3] = {x, w, b};
     ig_node *nd = ig_record(g, y, conv2d_backward, b ? 3 : 2, in, 0, NULL);
@@ -123,7 +117,7 @@ ig_tensor *ig_conv2d_residual(ig_graph *g, ig_tensor *x, ig_tensor *w, ig_tensor
                 res->shape[2] == ig_conv_out_w(&s) && res->shape[3] == s.co &&
                 res->data == res->storage->data;
     if (fits && !ig_needs_tape(g, 4, all) && res->refs == 1 && res->storage->refs == 1) {
-        i2ig_status st = ig_k_conv_fwd_acc(g->e, &s, x->data, wref_of(w), b ? b->data : NULL, res->data);
+        i2ig_status st = ig_k_conv_fwd_acc(g->e, &s, x->data, ig_t_wref(w), b ? b->data : NULL, res->data);
         if (st != I2IG_OK) return ig_op_fail(g, st, res);
         return res;
     }

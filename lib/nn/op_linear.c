@@ -7,13 +7,23 @@
 
 static int64_t rows_of(const ig_tensor *x) { return (int64_t)(x->numel / (size_t)x->shape[x->ndim - 1]); }
 
+/* t's gradient buffer to write a product into, created uninitialised when
+ * absent (*accumulate = 0: overwrite) rather than zeroed as ig_grad_buf
+ * does; NULL when t takes no gradient or the graph has failed. */
+static float *grad_dest(ig_graph *g, ig_tensor *t, int *accumulate)
+{
+    if (!t || !t->requires_grad || g->status != I2IG_OK) return NULL;
+    *accumulate = t->grad != NULL;
+    if (!t->grad && !(t->grad = ig_t_new(g, t->ndim, t->shape))) return NULL;
+    return t->grad->data;
+}
+
 /* C (+)= alpha * op(A) op(B), writing into t's gradient. */
 static void mm_into_grad(ig_graph *g, ig_tensor *t, ig_mm_shape s, const float *a, const float *b)
 {
-    if (!t || !t->requires_grad || g->status != I2IG_OK) return;
-    s.accumulate = t->grad != NULL;
-    if (!t->grad && !(t->grad = ig_t_new(g, t->ndim, t->shape))) return;
-    i2ig_status st = ig_k_matmul(g->e, &s, a, b, NULL, t->grad->data);
+    float *dst = grad_dest(g, t, &s.accumulate);
+    if (!dst) return;
+    i2ig_status st = ig_k_matmul(g->e, &s, a, b, NULL, dst);
     if (st != I2IG_OK) ig_graph_fail(g, st);
 }
 
@@ -23,13 +33,11 @@ static void linear_backward(ig_graph *g, ig_node *n)
     const float *dy = n->out->grad->data;
     int64_t m = rows_of(x), k = w->shape[1], nn = w->shape[0];
     /* dx = dy W, W packed (cached per weight version) */
-    if (x->requires_grad && g->status == I2IG_OK) {
-        int acc = x->grad != NULL;
-        if (acc || (x->grad = ig_t_new(g, x->ndim, x->shape))) {
-            ig_wref wr = {w->data, w->uid, w->version, w->storage ? w->storage->e : NULL};
-            i2ig_status st = ig_k_matmul_packed_b(g->e, m, k, nn, dy, wr, acc, x->grad->data);
-            if (st != I2IG_OK) ig_graph_fail(g, st);
-        }
+    int acc;
+    float *dx = grad_dest(g, x, &acc);
+    if (dx) {
+        i2ig_status st = ig_k_matmul_packed_b(g->e, m, k, nn, dy, ig_t_wref(w), acc, dx);
+        if (st != I2IG_OK) ig_graph_fail(g, st);
     }
     /* dW = dy^T x */
     mm_into_grad(g, w, ig_mm_plain(1, nn, k, m, 1, 0), dy, x->data);

@@ -121,6 +121,14 @@ void ig_t_release(ig_tensor *t);
 ig_tensor *ig_t_detach(ig_graph *g, ig_tensor *t);
 /* Reshaped view sharing the data (numel must match); keeps the history. */
 ig_tensor *ig_reshape(ig_graph *g, ig_tensor *x, int ndim, const int64_t *shape);
+/* A weight as kernels see it, with its packed-copy cache identity: owner is
+ * the engine that issued the uid (weights lent across engines stay apart). */
+static inline ig_wref ig_t_wref(const ig_tensor *w)
+{
+    ig_wref r = {w->data, w->uid, w->version, w->storage ? w->storage->e : NULL};
+    return r;
+}
+
 /* Releases *slot and stores t there: x = ig_swap(&x, op(g, x)). */
 static inline ig_tensor *ig_swap(ig_tensor **slot, ig_tensor *t)
 {
