@@ -329,6 +329,7 @@ i2ig_status i2ig_generator_forward(i2ig_generator *g, const float *images, size_
         if (!isfinite(images[i]))
             return ig_fail(I2IG_ERR_NOT_FINITE, "generator_forward: pixel %zu is not finite", i);
     ig_thread_scope ts = ig_engine_enter(g->e);
+    ig_engine_plan_begin(g->e);
     ig_graph graph;
     ig_graph_init(&graph, g->e, false);
     int64_t shape[4] = {(int64_t)n, (int64_t)height, (int64_t)width, c->in_channels};
@@ -340,6 +341,7 @@ i2ig_status i2ig_generator_forward(i2ig_generator *g, const float *images, size_
     ig_t_release(y);
     ig_t_release(x);
     ig_graph_clear(&graph);
+    ig_engine_plan_end(g->e);
     ig_engine_leave(ts);
     return st;
 }

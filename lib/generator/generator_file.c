@@ -189,6 +189,27 @@ i2ig_status ig_generator_read(i2ig_weights *w, const char *path, const char *pre
     return I2IG_OK;
 }
 
+/* A model loaded from a file is for inference: each convolution weight is
+ * kept once, in the layout the convolution reads, its plain copy dropped
+ * after the first pass packed it (ig_t_drop_plain_if_packed; 27 MB of the
+ * paper generator). Saving rebuilds the plain copies first. */
+static void keep_convolutions_packed(i2ig_generator *g)
+{
+    ig_params *p = ig_unet_params(g->unet);
+    for (size_t i = 0; i < p->n; i++)
+        if (p->items[i].t->ndim == 4) p->items[i].t->pack_only = true;
+}
+
+static i2ig_status restore_plain_weights(i2ig_generator *g)
+{
+    ig_params *p = ig_unet_params(g->unet);
+    i2ig_status st = I2IG_OK;
+    ig_thread_scope ts = ig_engine_enter(g->e);
+    for (size_t i = 0; i < p->n && st == I2IG_OK; i++) st = ig_t_restore_plain(p->items[i].t);
+    ig_engine_leave(ts);
+    return st;
+}
+
 i2ig_status i2ig_generator_load(const char *path, i2ig_generator **out)
 {
     if (!path || !out) return ig_fail(I2IG_ERR_INVALID_ARGUMENT, "generator_load: NULL argument");
@@ -204,6 +225,7 @@ i2ig_status i2ig_generator_load(const char *path, i2ig_generator **out)
                      strcmp(kind, "checkpoint") ? "" : " (export one from the checkpoint)");
     if (st == I2IG_OK) st = ig_generator_read(w, path, "unet.", out);
     i2ig_weights_free(w);
+    if (st == I2IG_OK) keep_convolutions_packed(*out);
     return st;
 }
 
@@ -283,7 +305,8 @@ i2ig_status i2ig_generator_save(const i2ig_generator *g, const char *path)
     if (!g || !path) return ig_fail(I2IG_ERR_INVALID_ARGUMENT, "generator_save: NULL argument");
     i2ig_weights_writer *wr;
     IG_TRY(i2ig_weights_writer_create(&wr));
-    i2ig_status st = i2ig_weights_writer_set_string(wr, "model.kind", "generator");
+    i2ig_status st = restore_plain_weights((i2ig_generator *)g);
+    if (st == I2IG_OK) st = i2ig_weights_writer_set_string(wr, "model.kind", "generator");
     if (st == I2IG_OK) st = ig_generator_write_meta(g, wr);
     if (st == I2IG_OK)
         st = ig_params_save(ig_unet_params(((i2ig_generator *)g)->unet), wr, "unet.", I2IG_DTYPE_F32);

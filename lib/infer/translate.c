@@ -76,6 +76,7 @@ i2ig_status i2ig_translate(i2ig_generator *g, const char *source, const char *ta
                 }
         if (st != I2IG_OK) break;
         ig_map_to_unit(&g->domains[s].map, v, n, x, scratch);
+        ig_engine_plan_begin(g->e);
         ig_graph graph;
         ig_graph_init(&graph, g->e, false);
         ig_tensor *xp = ig_t_new(&graph, 4, shape);
@@ -96,6 +97,7 @@ i2ig_status i2ig_translate(i2ig_generator *g, const char *source, const char *ta
         ig_t_release(y);
         ig_t_release(xp);
         ig_graph_clear(&graph);
+        ig_engine_plan_end(g->e);
         if (st == I2IG_OK && g->progress && g->progress(g->progress_user, k + 1, slices))
             st = ig_fail(I2IG_ERR_CANCELLED, "translate: cancelled after %zu of %zu slices", k + 1, slices);
     }

@@ -58,6 +58,11 @@ float *ig_engine_alloc(ig_engine *e, size_t nfloats);
 void ig_engine_release(ig_engine *e, float *p, size_t nfloats);
 /* Returns every pooled buffer to the system. */
 void ig_engine_trim(ig_engine *e);
+/* Brackets one pass of a computation that repeats with the same shapes
+ * (one slice of a translation): large buffers requested in between are
+ * planned into one arena sized by the pass's live peak (buffer_plan.h). */
+void ig_engine_plan_begin(ig_engine *e);
+void ig_engine_plan_end(ig_engine *e);
 /* Bytes currently handed out / kept in the pool. */
 size_t ig_engine_bytes_in_use(const ig_engine *e);
 size_t ig_engine_bytes_pooled(const ig_engine *e);
@@ -72,6 +77,13 @@ typedef struct ig_wref {
     uint64_t version;
     const ig_engine *owner;
 } ig_wref;
+
+/* Whether the engine holds a packed copy of w at its current version. */
+int ig_engine_has_packed(const ig_engine *e, ig_wref w);
+/* dst (PyTorch order, w's dense shape) = w rebuilt from a packed copy at
+ * its current version: lets an inference handle drop the plain copy of a
+ * weight it only ever reads packed. */
+i2ig_status ig_engine_unpack(ig_engine *e, ig_wref w, float *dst);
 
 /* ---- convolution (2-D; 1-D is H = 1) ------------------------------------- */
 

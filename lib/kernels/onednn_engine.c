@@ -94,6 +94,7 @@ void ig_engine_free(ig_engine *e)
         p = n;
     }
     ig_engine_trim(e);
+    ig_plan_free(&e->plan);
     free(e->pool);
     ig_free_aligned(e->scratch);
     if (e->stream) dnnl_stream_destroy(e->stream);
@@ -137,6 +138,11 @@ float *ig_engine_alloc(ig_engine *e, size_t nfloats)
     size_t bytes;
     if (nfloats == 0) nfloats = 1;
     if (!ig_mul_size(nfloats, sizeof(float), &bytes)) return NULL;
+    if (ig_plan_serves(&e->plan, bytes)) {
+        float *p = ig_plan_alloc(&e->plan, bytes);
+        if (p) e->bytes_in_use += bytes;
+        return p;
+    }
     for (size_t i = 0; i < e->npool; i++) {
         ig_pool_bucket *b = &e->pool[i];
         if (b->nfloats == nfloats && b->count > 0) {
@@ -156,6 +162,7 @@ void ig_engine_release(ig_engine *e, float *p, size_t nfloats)
     if (nfloats == 0) nfloats = 1;
     size_t bytes = nfloats * sizeof(float);
     e->bytes_in_use -= bytes;
+    if (ig_plan_release(&e->plan, p)) return;
     ig_pool_bucket *b = NULL;
     for (size_t i = 0; i < e->npool; i++)
         if (e->pool[i].nfloats == nfloats) b = &e->pool[i];
@@ -187,6 +194,15 @@ void ig_engine_release(ig_engine *e, float *p, size_t nfloats)
     b->items[b->count++] = p;
     e->bytes_pooled += bytes;
 }
+
+void ig_engine_plan_begin(ig_engine *e)
+{
+    ig_plan_begin(&e->plan);
+    /* A pass about to be recorded maps its own buffers: what the pool still
+     * holds from earlier unplanned work would only add to the peak. */
+    if (e->plan.mode == IG_PLAN_RECORD) ig_engine_trim(e);
+}
+void ig_engine_plan_end(ig_engine *e) { ig_plan_end(&e->plan); }
 
 void ig_engine_trim(ig_engine *e)
 {
@@ -387,13 +403,44 @@ i2ig_status ig_reorder(ig_engine *e, const dnnl_memory_desc_t *src_md, const voi
     return ig_prim_exec(e, &r->prim, ptrs);
 }
 
+/* A packed copy of w at its current version, in any layout, or NULL. */
+static const ig_packed *current_packed(const ig_engine *e, ig_wref w)
+{
+    if (!w.uid) return NULL;
+    for (const ig_packed *p = e->packed; p; p = p->next)
+        if (p->uid == w.uid && p->owner == w.owner && p->version == w.version) return p;
+    return NULL;
+}
+
+int ig_engine_has_packed(const ig_engine *e, ig_wref w) { return current_packed(e, w) != NULL; }
+
+i2ig_status ig_engine_unpack(ig_engine *e, ig_wref w, float *dst)
+{
+    const ig_packed *p = current_packed(e, w);
+    if (!p) return ig_fail(I2IG_ERR_INTERNAL, "weight %llu: no packed copy to restore it from",
+                           (unsigned long long)w.uid);
+    dnnl_memory_desc_t plain;
+    static const dnnl_format_tag_t tags[] = {dnnl_a, dnnl_ab, dnnl_abc, dnnl_abcd, dnnl_abcde};
+    int nd = p->md.ndims;
+    if (nd < 1 || nd > 5) return ig_fail(I2IG_ERR_INTERNAL, "packed weight of %d dimensions", nd);
+    IG_DNNL(dnnl_memory_desc_init_by_tag(&plain, nd, p->md.dims, dnnl_f32, tags[nd - 1]),
+            "plain weight layout");
+    return ig_reorder(e, &p->md, p->data, &plain, dst);
+}
+
 i2ig_status ig_pack_weights(ig_engine *e, ig_wref w, const dnnl_memory_desc_t *user_md,
                             const dnnl_memory_desc_t *want, const float **out)
 {
-    if (dnnl_memory_desc_equal(user_md, want)) {
+    if (w.data && dnnl_memory_desc_equal(user_md, want)) {
         *out = w.data;
         return I2IG_OK;
     }
+    /* Without its plain data (an inference handle dropped it once packed),
+     * a weight is repacked from the packed copy it has. */
+    const ig_packed *from = w.data ? NULL : current_packed(e, w);
+    if (!w.data && !from)
+        return ig_fail(I2IG_ERR_INTERNAL, "weight %llu has neither plain data nor a packed copy",
+                       (unsigned long long)w.uid);
     ig_packed *p;
     for (p = e->packed; p; p = p->next)
         if (p->uid == w.uid && p->owner == w.owner && dnnl_memory_desc_equal(&p->md, want)) break;
@@ -419,7 +466,8 @@ i2ig_status ig_pack_weights(ig_engine *e, ig_wref w, const dnnl_memory_desc_t *u
         p->next = e->packed;
         e->packed = p;
     }
-    i2ig_status st = ig_reorder(e, user_md, w.data, want, p->data);
+    i2ig_status st = from ? ig_reorder(e, &from->md, from->data, want, p->data)
+                          : ig_reorder(e, user_md, w.data, want, p->data);
     if (st != I2IG_OK) return st;
     p->version = w.version;
     *out = p->data;

@@ -5,6 +5,7 @@
 
 #include <oneapi/dnnl/dnnl.h>
 
+#include "kernels/buffer_plan.h"
 #include "kernels/kernels.h"
 
 #define IG_KEY_WORDS 28
@@ -85,6 +86,7 @@ struct ig_engine {
     ig_pool_bucket *pool;
     size_t npool, pool_cap;
     size_t bytes_in_use, bytes_pooled;
+    ig_plan plan;
 };
 
 static inline ig_key ig_key_make(int kind)

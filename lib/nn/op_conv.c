@@ -56,6 +56,7 @@ ig_tensor *ig_conv2d(ig_graph *g, ig_tensor *x, ig_tensor *w, ig_tensor *b, int 
     if (!y) return NULL;
     i2ig_status st = ig_k_conv_fwd(g->e, &s, x->data, ig_t_wref(w), b ? b->data : NULL, y->data);
     if (st != I2IG_OK) return ig_op_fail(g, st, y);
+    ig_t_drop_plain_if_packed(w);
     ig_tensor *in[3] = {x, w, b};
     ig_node *nd = ig_record(g, y, conv2d_backward, b ? 3 : 2, in, 0, NULL);
     if (nd) {
@@ -119,6 +120,7 @@ ig_tensor *ig_conv2d_residual(ig_graph *g, ig_tensor *x, ig_tensor *w, ig_tensor
     if (fits && !ig_needs_tape(g, 4, all) && res->refs == 1 && res->storage->refs == 1) {
         i2ig_status st = ig_k_conv_fwd_acc(g->e, &s, x->data, ig_t_wref(w), b ? b->data : NULL, res->data);
         if (st != I2IG_OK) return ig_op_fail(g, st, res);
+        ig_t_drop_plain_if_packed(w);
         return res;
     }
     ig_tensor *y = ig_conv2d(g, x, w, b, stride, pad);

@@ -120,6 +120,35 @@ ig_tensor *ig_t_param(ig_engine *e, int ndim, const int64_t *shape)
     return t;
 }
 
+void ig_t_drop_plain_if_packed(ig_tensor *w)
+{
+    /* A view shares the storage and has copied its data pointer: only a
+     * weight nothing else refers to may lose its plain copy. */
+    if (!w || !w->pack_only || !w->data || !w->storage || w->storage->refs != 1 ||
+        w->storage->mode != IG_STORAGE_HEAP || w->data != w->storage->data ||
+        !ig_engine_has_packed(w->storage->e, ig_t_wref(w)))
+        return;
+    ig_free_aligned(w->storage->data);
+    w->storage->data = NULL;
+    w->data = NULL;
+}
+
+i2ig_status ig_t_restore_plain(ig_tensor *w)
+{
+    if (!w || w->data || !w->storage || w->storage->mode != IG_STORAGE_HEAP) return I2IG_OK;
+    size_t bytes;
+    float *d = ig_mul_size(w->numel, sizeof(float), &bytes) ? ig_alloc_aligned(bytes) : NULL;
+    if (!d) return ig_fail(I2IG_ERR_OUT_OF_MEMORY, "restoring a weight of %zu values", w->numel);
+    i2ig_status st = ig_engine_unpack(w->storage->e, ig_t_wref(w), d);
+    if (st != I2IG_OK) {
+        ig_free_aligned(d);
+        return st;
+    }
+    w->storage->data = d;
+    w->data = d;
+    return I2IG_OK;
+}
+
 ig_tensor *ig_t_wrap(float *data, int ndim, const int64_t *shape)
 {
     return tensor_with_storage(NULL, ndim, shape, IG_STORAGE_BORROW, data);

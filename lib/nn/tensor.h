@@ -56,6 +56,7 @@ typedef struct ig_tensor {
     bool requires_grad;
     uint64_t uid;       /* identity for cached packed copies (weights) */
     uint64_t version;   /* bumped when the data of a weight changes */
+    bool pack_only;     /* weight of an inference handle: its plain copy may go once packed */
 } ig_tensor;
 
 typedef struct ig_graph ig_graph;
@@ -128,6 +129,14 @@ static inline ig_wref ig_t_wref(const ig_tensor *w)
     ig_wref r = {w->data, w->uid, w->version, w->storage ? w->storage->e : NULL};
     return r;
 }
+
+/* For a pack_only weight the engine holds a packed copy of: frees the
+ * plain copy (data becomes NULL; kernels repack from the packed copy). An
+ * inference handle keeps each convolution weight once instead of twice. */
+void ig_t_drop_plain_if_packed(ig_tensor *w);
+/* Rebuilds a dropped plain copy (before anything reads the weight in
+ * PyTorch order, e.g. to save it). No-op when the data is there. */
+i2ig_status ig_t_restore_plain(ig_tensor *w);
 
 /* Releases *slot and stores t there: x = ig_swap(&x, op(g, x)). */
 static inline ig_tensor *ig_swap(ig_tensor **slot, ig_tensor *t)
