@@ -112,14 +112,15 @@ IG_CPU_CLONES static void gn_moments(const float *restrict x, const float *restr
     }
 }
 
-/* y = x * a + b per channel over pixels [p0, p1), optionally through SiLU. */
-IG_CPU_CLONES static void gn_affine(const float *restrict x, float *restrict y, int64_t c,
-                                    int64_t p0, int64_t p1, const float *restrict a,
-                                    const float *restrict b, int silu)
+/* y = x * a + b per channel (c of them) over pixels [p0, p1), optionally
+ * through SiLU; x and y rows are xs and ys floats apart. */
+IG_CPU_CLONES static void gn_affine(const float *restrict x, int64_t xs, float *restrict y,
+                                    int64_t ys, int64_t c, int64_t p0, int64_t p1,
+                                    const float *restrict a, const float *restrict b, int silu)
 {
     for (int64_t p = p0; p < p1; p++) {
-        const float *row = x + p * c;
-        float *out = y + p * c;
+        const float *row = x + p * xs;
+        float *out = y + p * ys;
         if (silu) {
             for (int64_t j = 0; j < c; j++) out[j] = ig_silu_vec(row[j] * a[j] + b[j]);
         } else {
@@ -149,6 +150,19 @@ i2ig_status ig_k_groupnorm_fwd(ig_engine *e, int64_t n, int64_t hw, int64_t c, i
                                float eps, const float *x, const float *gamma, const float *beta,
                                float *y, float *mean, float *rstd, int silu)
 {
+    return ig_k_groupnorm_fwd_cat(e, n, hw, c, 0, groups, eps, x, NULL, gamma, beta, y, mean,
+                                  rstd, silu);
+}
+
+/* The statistics are per-channel sums whichever source a channel comes
+ * from, so the result equals the single-source kernel on the concatenation,
+ * bit for bit. */
+i2ig_status ig_k_groupnorm_fwd_cat(ig_engine *e, int64_t n, int64_t hw, int64_t c1, int64_t c2,
+                                   int64_t groups, float eps, const float *x1, const float *x2,
+                                   const float *gamma, const float *beta, float *y, float *mean,
+                                   float *rstd, int silu)
+{
+    const int64_t c = c1 + c2;
     if (groups < 1 || c % groups != 0)
         return ig_fail(I2IG_ERR_SHAPE, "GroupNorm: %lld channels not divisible into %lld groups",
                        (long long)c, (long long)groups);
@@ -166,12 +180,17 @@ i2ig_status ig_k_groupnorm_fwd(ig_engine *e, int64_t n, int64_t hw, int64_t c, i
     double *t2 = t1 + c;
     float *b = a + c;
     for (int64_t ni = 0; ni < n; ni++) {
-        const float *xs = x + ni * hw * c;
+        const float *xs1 = x1 + ni * hw * c1, *xs2 = c2 ? x2 + ni * hw * c2 : NULL;
         float *ys = y + ni * hw * c;
 #pragma omp parallel for schedule(static) num_threads(chunks)
-        for (int k = 0; k < chunks; k++)
-            gn_moments(xs, NULL, NULL, NULL, c, hw * k / chunks, hw * (k + 1) / chunks,
-                       s.s1 + (size_t)k * c, s.s2 + (size_t)k * c);
+        for (int k = 0; k < chunks; k++) {
+            int64_t p0 = hw * k / chunks, p1 = hw * (k + 1) / chunks;
+            gn_moments(xs1, NULL, NULL, NULL, c1, p0, p1, s.s1 + (size_t)k * c,
+                       s.s2 + (size_t)k * c);
+            if (c2)
+                gn_moments(xs2, NULL, NULL, NULL, c2, p0, p1, s.s1 + (size_t)k * c + c1,
+                           s.s2 + (size_t)k * c + c1);
+        }
         gn_sums_reduce(&s, c, t1, t2);
         const double count = (double)hw * (double)cg;
         for (int64_t g = 0; g < groups; g++) {
@@ -193,8 +212,11 @@ i2ig_status ig_k_groupnorm_fwd(ig_engine *e, int64_t n, int64_t hw, int64_t c, i
             }
         }
 #pragma omp parallel for schedule(static) num_threads(chunks)
-        for (int k = 0; k < chunks; k++)
-            gn_affine(xs, ys, c, hw * k / chunks, hw * (k + 1) / chunks, a, b, silu);
+        for (int k = 0; k < chunks; k++) {
+            int64_t p0 = hw * k / chunks, p1 = hw * (k + 1) / chunks;
+            gn_affine(xs1, c1, ys, c, c1, p0, p1, a, b, silu);
+            if (c2) gn_affine(xs2, c2, ys + c1, c, c2, p0, p1, a + c1, b + c1, silu);
+        }
     }
     gn_sums_free(&s);
     free(t1);

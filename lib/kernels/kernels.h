@@ -187,6 +187,13 @@ i2ig_status ig_k_groupnorm_fwd(ig_engine *e, int64_t n, int64_t hw, int64_t c, i
                                float eps, const float *x, const float *gamma,
                                const float *beta, float *y, float *mean, float *rstd,
                                int silu);
+/* GroupNorm of the channel concatenation [x1 | x2] (c1 + c2 channels,
+ * N x HW x c1 and N x HW x c2) without forming it; y is N x HW x (c1 + c2).
+ * Same bits as ig_k_groupnorm_fwd on the concatenation. */
+i2ig_status ig_k_groupnorm_fwd_cat(ig_engine *e, int64_t n, int64_t hw, int64_t c1, int64_t c2,
+                                   int64_t groups, float eps, const float *x1, const float *x2,
+                                   const float *gamma, const float *beta, float *y, float *mean,
+                                   float *rstd, int silu);
 /* dgamma/dbeta accumulated (+=) when not NULL. */
 i2ig_status ig_k_groupnorm_bwd(ig_engine *e, int64_t n, int64_t hw, int64_t c,
                                int64_t groups, const float *x, const float *dy,

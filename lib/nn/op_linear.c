@@ -68,6 +68,42 @@ ig_tensor *ig_linear(ig_graph *g, ig_tensor *x, ig_tensor *w, ig_tensor *b)
     return y;
 }
 
+ig_tensor *ig_linear_cat(ig_graph *g, ig_tensor *a, ig_tensor *b, ig_tensor *w, ig_tensor *bias)
+{
+    if (!ig_graph_ok(g, 3, a, b, w)) return NULL;
+    ig_tensor *all[4] = {a, b, w, bias};
+    if (ig_needs_tape(g, 4, all)) {
+        ig_tensor *cat = ig_concat_last(g, a, b);
+        ig_tensor *y = ig_linear(g, cat, w, bias);
+        ig_t_release(cat);
+        return y;
+    }
+    int64_t c1 = a->shape[a->ndim - 1], c2 = b->shape[b->ndim - 1];
+    bool rows_match = a->ndim == b->ndim;
+    for (int i = 0; rows_match && i < a->ndim - 1; i++) rows_match = a->shape[i] == b->shape[i];
+    if (!rows_match || w->ndim != 2 || w->shape[1] != c1 + c2 ||
+        (bias && bias->numel != (size_t)w->shape[0]))
+        return ig_shape_fail(g, "linear of a concatenation", a, w);
+    int64_t shape[IG_MAXDIM];
+    memcpy(shape, a->shape, sizeof shape);
+    shape[a->ndim - 1] = w->shape[0];
+    ig_tensor *y = ig_t_new(g, a->ndim, shape);
+    if (!y) return NULL;
+    /* W's columns [0, c1) multiply a, [c1, c1 + c2) multiply b: the same
+     * row-major W read with its full row as the leading dimension. */
+    ig_mm_shape s = ig_mm_plain(1, rows_of(a), w->shape[0], c1, 0, 1);
+    s.ldb = c1 + c2;
+    i2ig_status st = ig_k_matmul(g->e, &s, a->data, w->data, bias ? bias->data : NULL, y->data);
+    if (st == I2IG_OK) {
+        s = ig_mm_plain(1, rows_of(b), w->shape[0], c2, 0, 1);
+        s.ldb = c1 + c2;
+        s.accumulate = 1;
+        st = ig_k_matmul(g->e, &s, b->data, w->data + c1, NULL, y->data);
+    }
+    if (st != I2IG_OK) return ig_op_fail(g, st, y);
+    return y;
+}
+
 /* ---- batched products ------------------------------------------------------ */
 
 static void bmm_backward(ig_graph *g, ig_node *n)

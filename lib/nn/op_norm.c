@@ -1,5 +1,7 @@
 /* Normalisations: LayerNorm, GroupNorm, BatchNormLocal. Each saves its
  * statistics for the backward pass. */
+#include <string.h>
+
 #include "core/error.h"
 #include "nn/ops.h"
 
@@ -110,6 +112,40 @@ ig_tensor *ig_groupnorm(ig_graph *g, ig_tensor *x, ig_tensor *gamma, ig_tensor *
         ig_t_release(y);
         return z;
     }
+    return y;
+}
+
+static bool same_rows(const ig_tensor *a, const ig_tensor *b)
+{
+    if (a->ndim != b->ndim || a->ndim < 2) return false;
+    for (int i = 0; i < a->ndim - 1; i++)
+        if (a->shape[i] != b->shape[i]) return false;
+    return true;
+}
+
+ig_tensor *ig_groupnorm_cat(ig_graph *g, ig_tensor *a, ig_tensor *b, ig_tensor *gamma,
+                            ig_tensor *beta, int groups, float eps, int silu)
+{
+    if (!ig_graph_ok(g, 4, a, b, gamma, beta)) return NULL;
+    ig_tensor *all[4] = {a, b, gamma, beta};
+    if (ig_needs_tape(g, 4, all)) {
+        ig_tensor *cat = ig_concat_last(g, a, b);
+        ig_tensor *y = ig_groupnorm(g, cat, gamma, beta, groups, eps, silu);
+        ig_t_release(cat);
+        return y;
+    }
+    int64_t c1 = a->shape[a->ndim - 1], c2 = b->shape[b->ndim - 1], c = c1 + c2, nb = a->shape[0];
+    if (!same_rows(a, b) || groups < 1 || c % groups || !vec_of(gamma, c) || !vec_of(beta, c))
+        return ig_shape_fail(g, "groupnorm of a concatenation", a, b);
+    int64_t hw = (int64_t)(a->numel / (size_t)(c1 * nb));
+    int64_t shape[IG_MAXDIM];
+    memcpy(shape, a->shape, sizeof shape);
+    shape[a->ndim - 1] = c;
+    ig_tensor *y = ig_t_new(g, a->ndim, shape);
+    if (!y) return NULL;
+    i2ig_status st = ig_k_groupnorm_fwd_cat(g->e, nb, hw, c1, c2, groups, eps, a->data, b->data,
+                                            gamma->data, beta->data, y->data, NULL, NULL, silu);
+    if (st != I2IG_OK) return ig_op_fail(g, st, y);
     return y;
 }
 

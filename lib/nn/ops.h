@@ -26,6 +26,10 @@ bool ig_needs_tape(const ig_graph *g, int n, ig_tensor *const *ts);
 ig_tensor *ig_conv1d_circular(ig_graph *g, ig_tensor *x, ig_tensor *w, ig_tensor *b);
 /* F.linear; x ...,K; w N,K; b N or NULL. */
 ig_tensor *ig_linear(ig_graph *g, ig_tensor *x, ig_tensor *w, ig_tensor *b);
+/* ig_linear of the channel concatenation [a | b] (equal leading
+ * dimensions) without forming it when no gradient is taped: two products,
+ * the second accumulating. */
+ig_tensor *ig_linear_cat(ig_graph *g, ig_tensor *a, ig_tensor *b, ig_tensor *w, ig_tensor *bias);
 /* Batched product of the last two dimensions: a ...,M,K times b ...,K,N
  * (b ...,N,K when trans_b), times alpha. Equal leading dimensions. */
 ig_tensor *ig_bmm(ig_graph *g, ig_tensor *a, ig_tensor *b, int trans_b, float alpha);
@@ -37,6 +41,10 @@ ig_tensor *ig_layernorm(ig_graph *g, ig_tensor *x, ig_tensor *gamma, ig_tensor *
 /* F.group_norm on channels-last x N,...,C (then SiLU when silu). */
 ig_tensor *ig_groupnorm(ig_graph *g, ig_tensor *x, ig_tensor *gamma, ig_tensor *beta, int groups,
                         float eps, int silu);
+/* ig_groupnorm of the channel concatenation [a | b] without forming it
+ * when no gradient is taped (same bits). */
+ig_tensor *ig_groupnorm_cat(ig_graph *g, ig_tensor *a, ig_tensor *b, ig_tensor *gamma,
+                            ig_tensor *beta, int groups, float eps, int silu);
 /* StyleGAN-T BatchNormLocal with one sample per virtual batch: x N,T,C
  * normalised per sample and channel over T. */
 ig_tensor *ig_bnlocal(ig_graph *g, ig_tensor *x, ig_tensor *gamma, ig_tensor *beta, float eps);
