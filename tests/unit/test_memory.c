@@ -173,12 +173,15 @@ static const char *model_file(void)
     c.num_classes = 2;
     i2ig_generator *g = NULL;
     ck_assert_int_eq(i2ig_generator_create(&c, 11, &g), I2IG_OK);
-    float ctx[4 * 8], emb[6];
-    for (int i = 0; i < 32; i++) ctx[i] = (float)(i % 7) * 0.2f - 0.5f;
+    float ctx[4 * 8], ctx2[4 * 8], emb[6];
+    for (int i = 0; i < 32; i++) {
+        ctx[i] = (float)(i % 7) * 0.2f - 0.5f;
+        ctx2[i] = (float)(i % 5) * -0.3f + 0.4f;
+    }
     for (int i = 0; i < 6; i++) emb[i] = (float)i - 2.0f;
     i2ig_intensity_mapping m = {sizeof m, I2IG_MAPPING_WINDOW, 0, 4095, 0, 0};
     ck_assert_int_eq(i2ig_generator_add_domain(g, "A", "a", 0, ctx, 4, emb, 6, &m), I2IG_OK);
-    ck_assert_int_eq(i2ig_generator_add_domain(g, "B", "b", 1, ctx, 4, emb, 6, &m), I2IG_OK);
+    ck_assert_int_eq(i2ig_generator_add_domain(g, "B", "b", 1, ctx2, 4, emb, 6, &m), I2IG_OK);
     ck_assert_int_eq(i2ig_generator_save(g, path), I2IG_OK);
     i2ig_generator_free(g);
     return path;
@@ -196,15 +199,21 @@ static uint16_t *slices(size_t w, size_t h, size_t n, unsigned seed)
     return p;
 }
 
-/* out = translation A -> B of n slices by a freshly loaded handle. */
-static void translate_fresh(const char *path, int threads, const uint16_t *in, size_t w, size_t h,
-                            size_t n, uint16_t *out)
+/* out = translation from -> to of n slices by a freshly loaded handle. */
+static void translate_fresh_to(const char *path, int threads, const char *from, const char *to,
+                               const uint16_t *in, size_t w, size_t h, size_t n, uint16_t *out)
 {
     i2ig_generator *g;
     ck_assert_int_eq(i2ig_generator_load(path, &g), I2IG_OK);
     ck_assert_int_eq(i2ig_generator_set_threads(g, threads), I2IG_OK);
-    ck_assert_int_eq(i2ig_translate(g, "A", "B", I2IG_DTYPE_U16, in, w, h, n, out), I2IG_OK);
+    ck_assert_int_eq(i2ig_translate(g, from, to, I2IG_DTYPE_U16, in, w, h, n, out), I2IG_OK);
     i2ig_generator_free(g);
+}
+
+static void translate_fresh(const char *path, int threads, const uint16_t *in, size_t w, size_t h,
+                            size_t n, uint16_t *out)
+{
+    translate_fresh_to(path, threads, "A", "B", in, w, h, n, out);
 }
 
 START_TEST(stack_translation_equals_slice_by_slice)
@@ -256,6 +265,32 @@ START_TEST(alternating_sizes_and_threads_give_fresh_results)
 }
 END_TEST
 
+START_TEST(switching_target_domains_gives_fresh_results)
+{
+    /* Each cross-attention keeps the keys and values of the last target's
+     * prompt context: switching targets must recompute them. */
+    const char *path = model_file();
+    static const char *const to[] = {"B", "A", "A", "B", "A"};
+    uint16_t *in = slices(64, 64, 1, 9), *out = malloc(64 * 64 * 2), *ref = malloc(64 * 64 * 2),
+             *first_b = malloc(64 * 64 * 2);
+    i2ig_generator *g;
+    ck_assert_int_eq(i2ig_generator_load(path, &g), I2IG_OK);
+    for (size_t i = 0; i < sizeof to / sizeof to[0]; i++) {
+        const char *from = strcmp(to[i], "A") ? "A" : "B";
+        ck_assert_int_eq(i2ig_translate(g, from, to[i], I2IG_DTYPE_U16, in, 64, 64, 1, out), I2IG_OK);
+        translate_fresh_to(path, 1, from, to[i], in, 64, 64, 1, ref);
+        ck_assert_msg(memcmp(out, ref, 64 * 64 * 2) == 0, "step %zu: to %s", i, to[i]);
+        if (i == 0) memcpy(first_b, out, 64 * 64 * 2);
+        else if (!strcmp(to[i], "A")) ck_assert(memcmp(out, first_b, 64 * 64 * 2) != 0);
+    }
+    i2ig_generator_free(g);
+    free(in);
+    free(out);
+    free(ref);
+    free(first_b);
+}
+END_TEST
+
 START_TEST(model_saved_after_translating_is_the_loaded_one)
 {
     /* After a translation the handle holds its convolution weights only in
@@ -298,6 +333,7 @@ static Suite *memory_suite(void)
     tc = tcase_create("generator");
     tcase_add_test(tc, stack_translation_equals_slice_by_slice);
     tcase_add_test(tc, alternating_sizes_and_threads_give_fresh_results);
+    tcase_add_test(tc, switching_target_domains_gives_fresh_results);
     tcase_add_test(tc, model_saved_after_translating_is_the_loaded_one);
     suite_add_tcase(s, tc);
     return s;
