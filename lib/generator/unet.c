@@ -10,10 +10,18 @@
 #include "core/error.h"
 #include "nn/ops.h"
 
+/* The column blocks [0, c1) and [c1, cin) of a decoder block's 1x1 skip
+ * weight as dense matrices; key = c1, the weight's uid and version. */
+typedef struct split_cache {
+    uint64_t key[3];
+    ig_tensor *w1, *w2;
+} split_cache;
+
 typedef struct resblock {
     int cin, cout, updown; /* updown: 0, -1 (avg-pool 2), +1 (nearest x2) */
     ig_tensor *gn1_w, *gn1_b, *conv1_w, *conv1_b, *emb_w, *emb_b;
     ig_tensor *gn2_w, *gn2_b, *conv2_w, *conv2_b, *skip_w, *skip_b;
+    split_cache split;
 } resblock;
 
 /* Keys and values of a cross-attention computed from a constant context
@@ -349,19 +357,28 @@ static void kv_cache_clear(kv_cache *kv)
     memset(kv, 0, sizeof *kv);
 }
 
-static void blocks_clear_kv(block *b, int n)
+static void split_cache_clear(split_cache *sc)
+{
+    ig_t_release(sc->w1);
+    ig_t_release(sc->w2);
+    memset(sc, 0, sizeof *sc);
+}
+
+static void blocks_clear_caches(block *b, int n)
 {
     for (int i = 0; b && i < n; i++)
-        for (int j = 0; j < b[i].n; j++)
+        for (int j = 0; j < b[i].n; j++) {
             if (b[i].l[j].kind == L_ST) kv_cache_clear(&b[i].l[j].st.a2.kv);
+            if (b[i].l[j].kind == L_RES) split_cache_clear(&b[i].l[j].res.split);
+        }
 }
 
 void ig_unet_free(ig_unet *u)
 {
     if (!u) return;
-    blocks_clear_kv(u->in, u->n_in);
-    blocks_clear_kv(&u->mid, 1);
-    blocks_clear_kv(u->out, u->n_out);
+    blocks_clear_caches(u->in, u->n_in);
+    blocks_clear_caches(&u->mid, 1);
+    blocks_clear_caches(u->out, u->n_out);
     ig_params_free(&u->params);
     free(u->in);
     free(u->out);
@@ -477,43 +494,50 @@ static ig_tensor *conv1x1(ig_graph *g, ig_tensor *x, ig_tensor *w, ig_tensor *b)
     return y;
 }
 
-/* A 1x1 convolution of the channel concatenation [a | b]. */
-static ig_tensor *conv1x1_cat(ig_graph *g, ig_tensor *a, ig_tensor *b, ig_tensor *w,
-                              ig_tensor *bias)
+/* Columns [c0, c0 + n) of the out x in matrix w as a new dense matrix. */
+static ig_tensor *columns(ig_graph *g, const ig_tensor *w, int64_t c0, int64_t n)
 {
-    int64_t s[2] = {w->shape[0], w->shape[1]};
-    ig_tensor *wl = ig_reshape(g, w, 2, s);
-    ig_tensor *y = ig_linear_cat(g, a, b, wl, bias);
-    ig_t_release(wl);
-    return y;
+    int64_t out = w->shape[0], in = w->shape[1], shape[2] = {out, n};
+    ig_tensor *t = ig_t_param(g->e, 2, shape);
+    if (!t) {
+        ig_graph_fail(g, ig_fail(I2IG_ERR_OUT_OF_MEMORY, "skip projection"));
+        return NULL;
+    }
+    for (int64_t o = 0; o < out; o++)
+        memcpy(t->data + o * n, w->data + o * in + c0, (size_t)n * sizeof(float));
+    return t;
 }
 
-/* x2, when given, is the skip connection of a decoder block: the input is
- * [x | x2]. Without a tape that concatenation is never formed (GroupNorm and
- * the 1x1 skip projection read both parts), which saves writing and reading
- * it: 12 ms of a 256^2 pass of the paper generator. */
-static ig_tensor *res_forward(ig_graph *g, const ig_unet_cfg *c, resblock *r, ig_tensor *x,
-                              ig_tensor *x2, ig_tensor *semb)
+/* The decoder's 1x1 skip projection of [a | b] (inference only). */
+static ig_tensor *conv1x1_cat(ig_graph *g, resblock *r, ig_tensor *a, ig_tensor *b)
 {
-    ig_tensor *cat = NULL;
-    if (x2) {
-        ig_tensor *deps[6] = {x, x2, r->gn1_w, r->gn1_b, r->skip_w, r->skip_b};
-        if (r->updown || !r->skip_w || ig_needs_tape(g, 6, deps)) {
-            x = cat = ig_concat_last(g, x, x2);
-            x2 = NULL;
+    ig_tensor *w = r->skip_w;
+    int64_t c1 = a->shape[a->ndim - 1], cin = w->shape[1];
+    const uint64_t key[3] = {(uint64_t)c1, w->uid, w->version};
+    split_cache *sc = &r->split;
+    if (!sc->w1 || memcmp(key, sc->key, sizeof key) != 0) {
+        split_cache_clear(sc);
+        int64_t s[2] = {w->shape[0], cin};
+        ig_tensor *wl = ig_reshape(g, w, 2, s);
+        sc->w1 = wl && c1 < cin ? columns(g, wl, 0, c1) : NULL;
+        sc->w2 = sc->w1 ? columns(g, wl, c1, cin - c1) : NULL;
+        ig_t_release(wl);
+        if (!sc->w2) {
+            split_cache_clear(sc);
+            if (g->status == I2IG_OK) ig_shape_fail(g, "skip projection", a, w);
+            return NULL;
         }
+        memcpy(sc->key, key, sizeof key);
     }
-    ig_tensor *h = x2 ? ig_groupnorm_cat(g, x, x2, r->gn1_w, r->gn1_b, c->groups, c->gn_eps, 1)
-                      : ig_groupnorm(g, x, r->gn1_w, r->gn1_b, c->groups, c->gn_eps, 1);
-    ig_tensor *xs = x2 ? conv1x1_cat(g, x, x2, r->skip_w, r->skip_b) : ig_t_retain(x);
-    ig_t_release(cat);
-    if (r->updown < 0) {
-        ig_swap(&h, ig_avgpool2(g, h));
-        ig_swap(&xs, ig_avgpool2(g, xs));
-    } else if (r->updown > 0) {
-        ig_swap(&h, ig_upsample2(g, h));
-        ig_swap(&xs, ig_upsample2(g, xs));
-    }
+    return ig_linear_cat(g, a, b, sc->w1, sc->w2, r->skip_b);
+}
+
+/* Between the two normalisations of a ResBlock: h (GroupNorm + SiLU of the
+ * input, resampled) -> conv1 + Linear(SiLU(emb)) -> GroupNorm + SiLU.
+ * Consumes h; x is the block input (for the tape check). */
+static ig_tensor *res_middle(ig_graph *g, const ig_unet_cfg *c, resblock *r, ig_tensor *h,
+                             ig_tensor *x, ig_tensor *semb)
+{
     /* + Linear(SiLU(emb)) broadcast over the pixels. Without a tape and for
      * one image it is a per-channel constant: folded into the convolution's
      * bias, which saves a pass over the feature map. */
@@ -534,8 +558,51 @@ static ig_tensor *res_forward(ig_graph *g, const ig_unet_cfg *c, resblock *r, ig
     }
     ig_t_release(e);
     ig_swap(&h, ig_groupnorm(g, h, r->gn2_w, r->gn2_b, c->groups, c->gn_eps, 1));
-    if (r->skip_w && !x2) ig_swap(&xs, conv1x1(g, xs, r->skip_w, r->skip_b));
+    return h;
+}
+
+static ig_tensor *res_forward(ig_graph *g, const ig_unet_cfg *c, resblock *r, ig_tensor *x,
+                              ig_tensor *semb)
+{
+    ig_tensor *h = ig_groupnorm(g, x, r->gn1_w, r->gn1_b, c->groups, c->gn_eps, 1);
+    ig_tensor *xs = ig_t_retain(x);
+    if (r->updown < 0) {
+        ig_swap(&h, ig_avgpool2(g, h));
+        ig_swap(&xs, ig_avgpool2(g, xs));
+    } else if (r->updown > 0) {
+        ig_swap(&h, ig_upsample2(g, h));
+        ig_swap(&xs, ig_upsample2(g, xs));
+    }
+    h = res_middle(g, c, r, h, x, semb);
+    if (r->skip_w) ig_swap(&xs, conv1x1(g, xs, r->skip_w, r->skip_b));
     /* skip + conv2(h); accumulates into the projected skip when it can */
+    ig_tensor *y = ig_conv2d_residual(g, h, r->conv2_w, r->conv2_b, 1, 1, xs);
+    ig_t_release(h);
+    return y;
+}
+
+/* A decoder ResBlock on [x | skip]; takes over both references. Without a
+ * tape the concatenation is never formed: GroupNorm and the 1x1 skip
+ * projection read both parts (the concatenations took 12 ms of a 256^2
+ * pass of the paper generator, the split projection costs back 2), and the
+ * parts go as soon as the projection has read them. */
+static ig_tensor *res_forward_cat(ig_graph *g, const ig_unet_cfg *c, resblock *r, ig_tensor *x,
+                                  ig_tensor *skip, ig_tensor *semb)
+{
+    ig_tensor *deps[6] = {x, skip, r->gn1_w, r->gn1_b, r->skip_w, r->skip_b};
+    if (r->updown || !r->skip_w || ig_needs_tape(g, 6, deps)) {
+        ig_tensor *cat = ig_concat_last(g, x, skip);
+        ig_t_release(x);
+        ig_t_release(skip);
+        ig_tensor *y = res_forward(g, c, r, cat, semb);
+        ig_t_release(cat);
+        return y;
+    }
+    ig_tensor *h = ig_groupnorm_cat(g, x, skip, r->gn1_w, r->gn1_b, c->groups, c->gn_eps, 1);
+    h = res_middle(g, c, r, h, x, semb);
+    ig_tensor *xs = conv1x1_cat(g, r, x, skip);
+    ig_t_release(x);
+    ig_t_release(skip);
     ig_tensor *y = ig_conv2d_residual(g, h, r->conv2_w, r->conv2_b, 1, 1, xs);
     ig_t_release(h);
     return y;
@@ -636,22 +703,30 @@ static ig_tensor *st_forward(ig_graph *g, const ig_unet_cfg *c, stblock *s, ig_t
     return t;
 }
 
-/* *skip (decoder blocks) is joined to h by the first layer, then released. */
+/* Takes over the reference h (and *skip, which decoder blocks join to h in
+ * their first layer), so that each goes as soon as it has been read. */
 static ig_tensor *block_forward(ig_graph *g, const ig_unet_cfg *c, block *b, ig_tensor *h,
                                 ig_tensor **skip, ig_tensor *semb, ig_tensor *ctx)
 {
-    ig_tensor *x = ig_t_retain(h);
-    if (skip && *skip && (b->n == 0 || b->l[0].kind != L_RES)) {
-        ig_swap(&x, ig_concat_last(g, x, *skip));
-        ig_swap(skip, NULL);
+    ig_tensor *x = h;
+    ig_tensor *x2 = skip ? *skip : NULL;
+    if (skip) *skip = NULL;
+    if (x2 && (b->n == 0 || b->l[0].kind != L_RES)) {
+        ig_swap(&x, ig_concat_last(g, x, x2));
+        ig_swap(&x2, NULL);
     }
     for (int i = 0; i < b->n; i++) {
         layer *l = &b->l[i];
-        ig_tensor *x2 = skip ? *skip : NULL;
-        if (l->kind == L_CONV) ig_swap(&x, ig_conv2d(g, x, l->conv_w, l->conv_b, 1, 1));
-        else if (l->kind == L_RES) ig_swap(&x, res_forward(g, c, &l->res, x, x2, semb));
-        else ig_swap(&x, st_forward(g, c, &l->st, x, ctx));
-        if (skip) ig_swap(skip, NULL);
+        if (l->kind == L_CONV) {
+            ig_swap(&x, ig_conv2d(g, x, l->conv_w, l->conv_b, 1, 1));
+        } else if (l->kind == L_RES && x2) {
+            x = res_forward_cat(g, c, &l->res, x, x2, semb);
+            x2 = NULL;
+        } else if (l->kind == L_RES) {
+            ig_swap(&x, res_forward(g, c, &l->res, x, semb));
+        } else {
+            ig_swap(&x, st_forward(g, c, &l->st, x, ctx));
+        }
     }
     return x;
 }
@@ -678,14 +753,12 @@ ig_tensor *ig_unet_forward(ig_graph *g, ig_unet *u, ig_tensor *x, const int *lab
     }
     ig_tensor *h = ig_t_retain(x);
     for (int i = 0; i < u->n_in; i++) {
-        ig_swap(&h, block_forward(g, c, &u->in[i], h, NULL, semb, context));
+        h = block_forward(g, c, &u->in[i], h, NULL, semb, context);
         hs[i] = ig_t_retain(h);
     }
-    ig_swap(&h, block_forward(g, c, &u->mid, h, NULL, semb, context));
-    for (int i = 0; i < u->n_out; i++) {
-        int j = u->n_in - 1 - i;
-        ig_swap(&h, block_forward(g, c, &u->out[i], h, &hs[j], semb, context));
-    }
+    h = block_forward(g, c, &u->mid, h, NULL, semb, context);
+    for (int i = 0; i < u->n_out; i++)
+        h = block_forward(g, c, &u->out[i], h, &hs[u->n_in - 1 - i], semb, context);
     free(hs);
     ig_t_release(semb);
     ig_swap(&h, ig_groupnorm(g, h, u->out_gn_w, u->out_gn_b, c->groups, c->gn_eps, 1));

@@ -68,37 +68,32 @@ ig_tensor *ig_linear(ig_graph *g, ig_tensor *x, ig_tensor *w, ig_tensor *b)
     return y;
 }
 
-ig_tensor *ig_linear_cat(ig_graph *g, ig_tensor *a, ig_tensor *b, ig_tensor *w, ig_tensor *bias)
+ig_tensor *ig_linear_cat(ig_graph *g, ig_tensor *a, ig_tensor *b, ig_tensor *wa, ig_tensor *wb,
+                         ig_tensor *bias)
 {
-    if (!ig_graph_ok(g, 3, a, b, w)) return NULL;
-    ig_tensor *all[4] = {a, b, w, bias};
-    if (ig_needs_tape(g, 4, all)) {
-        ig_tensor *cat = ig_concat_last(g, a, b);
-        ig_tensor *y = ig_linear(g, cat, w, bias);
-        ig_t_release(cat);
-        return y;
+    if (!ig_graph_ok(g, 4, a, b, wa, wb)) return NULL;
+    ig_tensor *all[5] = {a, b, wa, wb, bias};
+    if (ig_needs_tape(g, 5, all)) {
+        ig_graph_fail(g, ig_fail(I2IG_ERR_INTERNAL, "linear of a concatenation: no gradient"));
+        return NULL;
     }
-    int64_t c1 = a->shape[a->ndim - 1], c2 = b->shape[b->ndim - 1];
+    int64_t c1 = a->shape[a->ndim - 1], c2 = b->shape[b->ndim - 1], no = wa->shape[0];
     bool rows_match = a->ndim == b->ndim;
     for (int i = 0; rows_match && i < a->ndim - 1; i++) rows_match = a->shape[i] == b->shape[i];
-    if (!rows_match || w->ndim != 2 || w->shape[1] != c1 + c2 ||
-        (bias && bias->numel != (size_t)w->shape[0]))
-        return ig_shape_fail(g, "linear of a concatenation", a, w);
+    if (!rows_match || wa->ndim != 2 || wb->ndim != 2 || wa->shape[1] != c1 ||
+        wb->shape[1] != c2 || wb->shape[0] != no || (bias && bias->numel != (size_t)no))
+        return ig_shape_fail(g, "linear of a concatenation", a, wa);
     int64_t shape[IG_MAXDIM];
     memcpy(shape, a->shape, sizeof shape);
-    shape[a->ndim - 1] = w->shape[0];
+    shape[a->ndim - 1] = no;
     ig_tensor *y = ig_t_new(g, a->ndim, shape);
     if (!y) return NULL;
-    /* W's columns [0, c1) multiply a, [c1, c1 + c2) multiply b: the same
-     * row-major W read with its full row as the leading dimension. */
-    ig_mm_shape s = ig_mm_plain(1, rows_of(a), w->shape[0], c1, 0, 1);
-    s.ldb = c1 + c2;
-    i2ig_status st = ig_k_matmul(g->e, &s, a->data, w->data, bias ? bias->data : NULL, y->data);
+    ig_mm_shape s = ig_mm_plain(1, rows_of(a), no, c1, 0, 1);
+    i2ig_status st = ig_k_matmul(g->e, &s, a->data, wa->data, bias ? bias->data : NULL, y->data);
     if (st == I2IG_OK) {
-        s = ig_mm_plain(1, rows_of(b), w->shape[0], c2, 0, 1);
-        s.ldb = c1 + c2;
+        s = ig_mm_plain(1, rows_of(b), no, c2, 0, 1);
         s.accumulate = 1;
-        st = ig_k_matmul(g->e, &s, b->data, w->data + c1, NULL, y->data);
+        st = ig_k_matmul(g->e, &s, b->data, wb->data, NULL, y->data);
     }
     if (st != I2IG_OK) return ig_op_fail(g, st, y);
     return y;

@@ -27,9 +27,12 @@ ig_tensor *ig_conv1d_circular(ig_graph *g, ig_tensor *x, ig_tensor *w, ig_tensor
 /* F.linear; x ...,K; w N,K; b N or NULL. */
 ig_tensor *ig_linear(ig_graph *g, ig_tensor *x, ig_tensor *w, ig_tensor *b);
 /* ig_linear of the channel concatenation [a | b] (equal leading
- * dimensions) without forming it when no gradient is taped: two products,
- * the second accumulating. */
-ig_tensor *ig_linear_cat(ig_graph *g, ig_tensor *a, ig_tensor *b, ig_tensor *w, ig_tensor *bias);
+ * dimensions) without forming it, for inference (fails if a gradient would
+ * be taped): a wa^T + b wb^T + bias, wa and wb being the column blocks of
+ * the layer's weight as dense matrices (oneDNN's products on a strided
+ * weight cost ~6 MB more resident memory in the paper generator). */
+ig_tensor *ig_linear_cat(ig_graph *g, ig_tensor *a, ig_tensor *b, ig_tensor *wa, ig_tensor *wb,
+                         ig_tensor *bias);
 /* Batched product of the last two dimensions: a ...,M,K times b ...,K,N
  * (b ...,N,K when trans_b), times alpha. Equal leading dimensions. */
 ig_tensor *ig_bmm(ig_graph *g, ig_tensor *a, ig_tensor *b, int trans_b, float alpha);
