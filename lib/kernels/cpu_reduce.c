@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "core/error.h"
+#include "kernels/cpu_simd.h"
 #include "kernels/onednn_internal.h"
 
 #define IG_RED_MAXDIM 6
@@ -45,7 +46,8 @@ static void red_view_make(int ndim, const int64_t *dims, const int64_t *ddims, r
 }
 
 /* Adds src rows [r0, r1) (a row = the innermost run) into acc (nout doubles). */
-static void red_chunk(const red_view *v, const float *src, int64_t r0, int64_t r1, double *acc)
+IG_CPU_CLONES static void red_chunk(const red_view *v, const float *src, int64_t r0, int64_t r1,
+                                    double *acc)
 {
     const int last = v->n - 1;
     const int64_t inner = v->size[last];
