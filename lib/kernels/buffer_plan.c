@@ -1,7 +1,6 @@
 /* Planned activation buffers: see buffer_plan.h. */
 #include "kernels/buffer_plan.h"
 
-#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
