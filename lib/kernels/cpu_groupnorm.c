@@ -118,11 +118,12 @@ IG_CPU_CLONES static void gn_affine(const float *restrict x, int64_t xs, float *
                                     int64_t ys, int64_t c, int64_t p0, int64_t p1,
                                     const float *restrict a, const float *restrict b, int silu)
 {
+    const ig_exp_bounds eb = ig_exp_bounds_get();
     for (int64_t p = p0; p < p1; p++) {
         const float *row = x + p * xs;
         float *out = y + p * ys;
         if (silu) {
-            for (int64_t j = 0; j < c; j++) out[j] = ig_silu_vec(row[j] * a[j] + b[j]);
+            for (int64_t j = 0; j < c; j++) out[j] = ig_silu_vec(row[j] * a[j] + b[j], &eb);
         } else {
             for (int64_t j = 0; j < c; j++) out[j] = row[j] * a[j] + b[j];
         }

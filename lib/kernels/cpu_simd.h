@@ -19,15 +19,32 @@
 #define IG_CPU_CLONES
 #endif
 
+/* The clamping range of ig_expf_vec, made opaque to the optimiser: with
+ * literal bounds GCC evaluates the clamped ends as constants and emits the
+ * whole computation once per range under masks (three divisions per vector
+ * in SiLU, twice the time). Take it once, before the loop. */
+typedef struct ig_exp_bounds {
+    float lo, hi;
+} ig_exp_bounds;
+
+static inline ig_exp_bounds ig_exp_bounds_get(void)
+{
+    ig_exp_bounds b = {-87.0f, 88.0f};
+#if defined(__GNUC__)
+    __asm__("" : "+m"(b));
+#endif
+    return b;
+}
+
 /* exp(x) for float, branch-free so that loops calling it vectorise (libm's
  * expf is an opaque call). Range reduction x = n ln2 + r, |r| <= ln2/2, and
  * Cephes' degree-6 polynomial for exp(r): within 2 ulp of the exact value
  * on [-87, 88]; inputs are clamped to that range (exp(-87) = 1.6e-38,
- * exp(88) = 1.7e38), NaN propagates. */
-static inline float ig_expf_vec(float x)
+ * exp(88) = 1.7e38; lo and hi come from ig_exp_bounds_get()). */
+static inline float ig_expf_vec(float x, float lo, float hi)
 {
-    x = x < -87.0f ? -87.0f : x;
-    x = x > 88.0f ? 88.0f : x;
+    x = x < lo ? lo : x;
+    x = x > hi ? hi : x;
     /* Adding 1.5 * 2^23 rounds x*log2(e) to an integer held in the low
      * mantissa bits of t. */
     const float shifter = 12582912.0f;
@@ -50,10 +67,10 @@ static inline float ig_expf_vec(float x)
     return p * scale;
 }
 
-/* SiLU(v) = v * sigmoid(v). */
-static inline float ig_silu_vec(float v)
+/* SiLU(v) = v * sigmoid(v); bounds from ig_exp_bounds_get(). */
+static inline float ig_silu_vec(float v, const ig_exp_bounds *b)
 {
-    return v / (1.0f + ig_expf_vec(-v));
+    return v / (1.0f + ig_expf_vec(-v, b->lo, b->hi));
 }
 
 #endif
