@@ -26,27 +26,9 @@
 
 /* ---- a small valid model and a copier that edits it ------------------------------ */
 
-static i2ig_generator_config small_cfg(void)
-{
-    i2ig_generator_config c;
-    c.struct_size = sizeof c;
-    ck_assert_int_eq(i2ig_generator_config_init(&c), I2IG_OK);
-    c.model_channels = 32; /* GroupNorm has 32 groups */
-    c.n_levels = 2;
-    c.channel_mult[0] = 1;
-    c.channel_mult[1] = 2;
-    c.num_res_blocks = 1;
-    c.n_attention = 1;
-    c.attention_ds[0] = 2;
-    c.head_channels = 16;
-    c.context_dim = 8;
-    c.num_classes = 2;
-    return c;
-}
-
 static i2ig_generator *small_generator(void)
 {
-    i2ig_generator_config c = small_cfg();
+    i2ig_generator_config c = tu_small_generator_config();
     i2ig_generator *g = NULL;
     ck_assert_int_eq(i2ig_generator_create(&c, 7, &g), I2IG_OK);
     float ctx[4 * 8], emb[6];
@@ -274,7 +256,7 @@ END_TEST
 
 START_TEST(generator_create_absurd_architecture)
 {
-    i2ig_generator_config c = small_cfg();
+    i2ig_generator_config c = tu_small_generator_config();
     c.model_channels = 4096;
     c.n_levels = 8;
     for (int i = 0; i < 8; i++) c.channel_mult[i] = 64;
@@ -293,7 +275,7 @@ END_TEST
  * under ASan); such a model must build, save, load and run. */
 START_TEST(generator_deepest_configuration)
 {
-    i2ig_generator_config c = small_cfg();
+    i2ig_generator_config c = tu_small_generator_config();
     c.n_levels = 8;
     for (int i = 0; i < 8; i++) c.channel_mult[i] = 1;
     c.num_res_blocks = 8;

@@ -158,19 +158,7 @@ static const char *model_file(void)
 {
     static char path[512];
     tu_tmp(path, sizeof path, "memory-generator.i2ig");
-    i2ig_generator_config c;
-    c.struct_size = sizeof c;
-    ck_assert_int_eq(i2ig_generator_config_init(&c), I2IG_OK);
-    c.model_channels = 32;
-    c.n_levels = 2;
-    c.channel_mult[0] = 1;
-    c.channel_mult[1] = 2;
-    c.num_res_blocks = 1;
-    c.n_attention = 1;
-    c.attention_ds[0] = 2;
-    c.head_channels = 16;
-    c.context_dim = 8;
-    c.num_classes = 2;
+    i2ig_generator_config c = tu_small_generator_config();
     i2ig_generator *g = NULL;
     ck_assert_int_eq(i2ig_generator_create(&c, 11, &g), I2IG_OK);
     float ctx[4 * 8], ctx2[4 * 8], emb[6];

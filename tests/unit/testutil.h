@@ -7,6 +7,8 @@
 #include <stdlib.h>
 #include <sys/stat.h>
 
+#include "i2igalip.h"
+
 /* Path of a bundled real scan (examples/data/NAME). Static buffer. */
 static inline const char *tu_data(const char *name)
 {
@@ -52,6 +54,26 @@ static inline void *tu_read_file(const char *path, size_t *n)
     fclose(f);
     if (n) *n = (size_t)len;
     return buf;
+}
+
+/* A small generator configuration (2 levels, 32 channels, attention at
+ * the second level, 8-wide context, 2 labels) that builds in milliseconds. */
+static inline i2ig_generator_config tu_small_generator_config(void)
+{
+    i2ig_generator_config c;
+    c.struct_size = sizeof c;
+    ck_assert_int_eq(i2ig_generator_config_init(&c), I2IG_OK);
+    c.model_channels = 32; /* GroupNorm has 32 groups */
+    c.n_levels = 2;
+    c.channel_mult[0] = 1;
+    c.channel_mult[1] = 2;
+    c.num_res_blocks = 1;
+    c.n_attention = 1;
+    c.attention_ds[0] = 2;
+    c.head_channels = 16;
+    c.context_dim = 8;
+    c.num_classes = 2;
+    return c;
 }
 
 #define TU_RUN(suite_fn)                                                      \
