@@ -10,30 +10,26 @@
 #include "core/error.h"
 #include "nn/ops.h"
 
-/* The column blocks [0, c1) and [c1, cin) of a decoder block's 1x1 skip
- * weight as dense matrices; key = c1, the weight's uid and version. */
-typedef struct split_cache {
-    uint64_t key[3];
-    ig_tensor *w1, *w2;
-} split_cache;
+/* Two tensors derived from weights for inference, valid while key (the
+ * uids and versions they came from) is unchanged: a decoder block's 1x1
+ * skip weight split into its column blocks [0, c1) and [c1, cin) (key: c1,
+ * uid, version), a cross-attention's keys and values of a domain's prompt
+ * context (key: the context's and both weights' uids and versions). */
+typedef struct derived_pair {
+    uint64_t key[6];
+    ig_tensor *t[2];
+} derived_pair;
 
 typedef struct resblock {
     int cin, cout, updown; /* updown: 0, -1 (avg-pool 2), +1 (nearest x2) */
     ig_tensor *gn1_w, *gn1_b, *conv1_w, *conv1_b, *emb_w, *emb_b;
     ig_tensor *gn2_w, *gn2_b, *conv2_w, *conv2_b, *skip_w, *skip_b;
-    split_cache split;
+    derived_pair split;
 } resblock;
-
-/* Keys and values of a cross-attention computed from a constant context
- * (a domain's prompt) with given weights: key = their uids and versions. */
-typedef struct kv_cache {
-    uint64_t key[6];
-    ig_tensor *k, *v;
-} kv_cache;
 
 typedef struct attn_weights {
     ig_tensor *q, *k, *v, *o_w, *o_b;
-    kv_cache kv;
+    derived_pair kv;
 } attn_weights;
 
 typedef struct stblock {
@@ -350,26 +346,19 @@ i2ig_status ig_unet_create(const ig_unet_cfg *c, ig_engine *e, ig_unet **out)
     return build(c, e, false, out);
 }
 
-static void kv_cache_clear(kv_cache *kv)
+static void derived_pair_clear(derived_pair *d)
 {
-    ig_t_release(kv->k);
-    ig_t_release(kv->v);
-    memset(kv, 0, sizeof *kv);
-}
-
-static void split_cache_clear(split_cache *sc)
-{
-    ig_t_release(sc->w1);
-    ig_t_release(sc->w2);
-    memset(sc, 0, sizeof *sc);
+    ig_t_release(d->t[0]);
+    ig_t_release(d->t[1]);
+    memset(d, 0, sizeof *d);
 }
 
 static void blocks_clear_caches(block *b, int n)
 {
     for (int i = 0; b && i < n; i++)
         for (int j = 0; j < b[i].n; j++) {
-            if (b[i].l[j].kind == L_ST) kv_cache_clear(&b[i].l[j].st.a2.kv);
-            if (b[i].l[j].kind == L_RES) split_cache_clear(&b[i].l[j].res.split);
+            if (b[i].l[j].kind == L_ST) derived_pair_clear(&b[i].l[j].st.a2.kv);
+            if (b[i].l[j].kind == L_RES) derived_pair_clear(&b[i].l[j].res.split);
         }
 }
 
@@ -513,23 +502,23 @@ static ig_tensor *conv1x1_cat(ig_graph *g, resblock *r, ig_tensor *a, ig_tensor 
 {
     ig_tensor *w = r->skip_w;
     int64_t c1 = a->shape[a->ndim - 1], cin = w->shape[1];
-    const uint64_t key[3] = {(uint64_t)c1, w->uid, w->version};
-    split_cache *sc = &r->split;
-    if (!sc->w1 || memcmp(key, sc->key, sizeof key) != 0) {
-        split_cache_clear(sc);
+    const uint64_t key[6] = {(uint64_t)c1, w->uid, w->version};
+    derived_pair *sc = &r->split;
+    if (!sc->t[0] || memcmp(key, sc->key, sizeof key) != 0) {
+        derived_pair_clear(sc);
         int64_t s[2] = {w->shape[0], cin};
         ig_tensor *wl = ig_reshape(g, w, 2, s);
-        sc->w1 = wl && c1 < cin ? columns(g, wl, 0, c1) : NULL;
-        sc->w2 = sc->w1 ? columns(g, wl, c1, cin - c1) : NULL;
+        sc->t[0] = wl && c1 < cin ? columns(g, wl, 0, c1) : NULL;
+        sc->t[1] = sc->t[0] ? columns(g, wl, c1, cin - c1) : NULL;
         ig_t_release(wl);
-        if (!sc->w2) {
-            split_cache_clear(sc);
+        if (!sc->t[1]) {
+            derived_pair_clear(sc);
             if (g->status == I2IG_OK) ig_shape_fail(g, "skip projection", a, w);
             return NULL;
         }
         memcpy(sc->key, key, sizeof key);
     }
-    return ig_linear_cat(g, a, b, sc->w1, sc->w2, r->skip_b);
+    return ig_linear_cat(g, a, b, sc->t[0], sc->t[1], r->skip_b);
 }
 
 /* Between the two normalisations of a ResBlock: h (GroupNorm + SiLU of the
@@ -640,19 +629,19 @@ static bool cached_kv(ig_graph *g, attn_weights *a, ig_tensor *ctx, ig_tensor **
         return false;
     const uint64_t key[6] = {ctx->uid, ctx->version, a->k->uid, a->k->version, a->v->uid,
                              a->v->version};
-    if (!a->kv.k || memcmp(key, a->kv.key, sizeof key) != 0) {
-        kv_cache_clear(&a->kv);
+    if (!a->kv.t[0] || memcmp(key, a->kv.key, sizeof key) != 0) {
+        derived_pair_clear(&a->kv);
         ig_tensor *nk = project_kept(g, ctx, a->k), *nv = nk ? project_kept(g, ctx, a->v) : NULL;
         if (!nv) {
             ig_t_release(nk);
             return false;
         }
-        a->kv.k = nk;
-        a->kv.v = nv;
+        a->kv.t[0] = nk;
+        a->kv.t[1] = nv;
         memcpy(a->kv.key, key, sizeof key);
     }
-    *k = ig_t_retain(a->kv.k);
-    *v = ig_t_retain(a->kv.v);
+    *k = ig_t_retain(a->kv.t[0]);
+    *v = ig_t_retain(a->kv.t[1]);
     return true;
 }
 
