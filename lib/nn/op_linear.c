@@ -78,9 +78,7 @@ ig_tensor *ig_linear_cat(ig_graph *g, ig_tensor *a, ig_tensor *b, ig_tensor *wa,
         return NULL;
     }
     int64_t c1 = a->shape[a->ndim - 1], c2 = b->shape[b->ndim - 1], no = wa->shape[0];
-    bool rows_match = a->ndim == b->ndim;
-    for (int i = 0; rows_match && i < a->ndim - 1; i++) rows_match = a->shape[i] == b->shape[i];
-    if (!rows_match || wa->ndim != 2 || wb->ndim != 2 || wa->shape[1] != c1 ||
+    if (!ig_same_rows(a, b) || wa->ndim != 2 || wb->ndim != 2 || wa->shape[1] != c1 ||
         wb->shape[1] != c2 || wb->shape[0] != no || (bias && bias->numel != (size_t)no))
         return ig_shape_fail(g, "linear of a concatenation", a, wa);
     int64_t shape[IG_MAXDIM];

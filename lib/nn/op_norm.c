@@ -115,14 +115,6 @@ ig_tensor *ig_groupnorm(ig_graph *g, ig_tensor *x, ig_tensor *gamma, ig_tensor *
     return y;
 }
 
-static bool same_rows(const ig_tensor *a, const ig_tensor *b)
-{
-    if (a->ndim != b->ndim || a->ndim < 2) return false;
-    for (int i = 0; i < a->ndim - 1; i++)
-        if (a->shape[i] != b->shape[i]) return false;
-    return true;
-}
-
 ig_tensor *ig_groupnorm_cat(ig_graph *g, ig_tensor *a, ig_tensor *b, ig_tensor *gamma,
                             ig_tensor *beta, int groups, float eps, int silu)
 {
@@ -135,7 +127,7 @@ ig_tensor *ig_groupnorm_cat(ig_graph *g, ig_tensor *a, ig_tensor *b, ig_tensor *
         return y;
     }
     int64_t c1 = a->shape[a->ndim - 1], c2 = b->shape[b->ndim - 1], c = c1 + c2, nb = a->shape[0];
-    if (!same_rows(a, b) || groups < 1 || c % groups || !vec_of(gamma, c) || !vec_of(beta, c))
+    if (a->ndim < 2 || !ig_same_rows(a, b) || groups < 1 || c % groups || !vec_of(gamma, c) || !vec_of(beta, c))
         return ig_shape_fail(g, "groupnorm of a concatenation", a, b);
     int64_t hw = (int64_t)(a->numel / (size_t)(c1 * nb));
     int64_t shape[IG_MAXDIM];

@@ -28,9 +28,7 @@ static void concat_backward(ig_graph *g, ig_node *n)
 ig_tensor *ig_concat_last(ig_graph *g, ig_tensor *a, ig_tensor *b)
 {
     if (!ig_graph_ok(g, 2, a, b)) return NULL;
-    if (a->ndim != b->ndim) return ig_shape_fail(g, "concat", a, b);
-    for (int i = 0; i < a->ndim - 1; i++)
-        if (a->shape[i] != b->shape[i]) return ig_shape_fail(g, "concat", a, b);
+    if (!ig_same_rows(a, b)) return ig_shape_fail(g, "concat", a, b);
     int64_t shape[IG_MAXDIM];
     memcpy(shape, a->shape, sizeof shape);
     shape[a->ndim - 1] = last(a) + last(b);

@@ -26,6 +26,14 @@ bool ig_same_shape(const ig_tensor *a, const ig_tensor *b)
     return true;
 }
 
+bool ig_same_rows(const ig_tensor *a, const ig_tensor *b)
+{
+    if (a->ndim != b->ndim) return false;
+    for (int i = 0; i < a->ndim - 1; i++)
+        if (a->shape[i] != b->shape[i]) return false;
+    return true;
+}
+
 const char *ig_shape_str(char *buf, size_t n, int ndim, const int64_t *shape)
 {
     size_t off = 0;

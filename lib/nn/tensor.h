@@ -159,6 +159,9 @@ ig_node *ig_record(ig_graph *g, ig_tensor *out, ig_backward_fn fn, int nin, ig_t
 /* Shape helpers. */
 size_t ig_shape_numel(int ndim, const int64_t *shape);
 bool ig_same_shape(const ig_tensor *a, const ig_tensor *b);
+/* Same number of dimensions and the same sizes in all but the last: a and
+ * b can be joined along their last dimension. */
+bool ig_same_rows(const ig_tensor *a, const ig_tensor *b);
 /* "2x32x3x3" into buf. */
 const char *ig_shape_str(char *buf, size_t n, int ndim, const int64_t *shape);
 
