@@ -112,6 +112,53 @@ IG_CPU_CLONES static void gn_moments(const float *restrict x, const float *restr
     }
 }
 
+/* The backward moments of SiLU(GroupNorm(x)): dyz holds dL/dy on entry and
+ * dL/dz on return, z = x * sa + sb being the normalised value the forward
+ * fed to SiLU (recomputed per channel); then as gn_moments with dy = dL/dz.
+ * The gradient is converted once, here, for the input-gradient pass too. */
+IG_CPU_CLONES static void gn_moments_silu(const float *restrict x, float *restrict dyz,
+                                          const float *restrict mu, const float *restrict rs,
+                                          const float *restrict sa, const float *restrict sb,
+                                          int64_t c, int64_t p0, int64_t p1,
+                                          double *restrict s1, double *restrict s2)
+{
+    const ig_exp_bounds eb = ig_exp_bounds_get();
+    int64_t j0 = 0;
+    for (; j0 + GN_BLOCK <= c; j0 += GN_BLOCK) {
+        double a1[GN_BLOCK] = {0}, a2[GN_BLOCK] = {0};
+        float m[GN_BLOCK], r[GN_BLOCK], ka[GN_BLOCK], kb[GN_BLOCK];
+        memcpy(m, mu + j0, sizeof m);
+        memcpy(r, rs + j0, sizeof r);
+        memcpy(ka, sa + j0, sizeof ka);
+        memcpy(kb, sb + j0, sizeof kb);
+        for (int64_t p = p0; p < p1; p++) {
+            const float *xr = x + p * c + j0;
+            float *dr = dyz + p * c + j0;
+            for (int jj = 0; jj < GN_BLOCK; jj++) {
+                float gz = ig_silu_grad_vec(dr[jj], xr[jj] * ka[jj] + kb[jj], &eb);
+                dr[jj] = gz;
+                double xh = ((double)xr[jj] - m[jj]) * r[jj];
+                a1[jj] += gz;
+                a2[jj] += gz * xh;
+            }
+        }
+        memcpy(s1 + j0, a1, sizeof a1);
+        memcpy(s2 + j0, a2, sizeof a2);
+    }
+    for (int64_t j = j0; j < c; j++) s1[j] = s2[j] = 0;
+    for (int64_t p = p0; p < p1 && j0 < c; p++) {
+        const float *xr = x + p * c;
+        float *dr = dyz + p * c;
+        for (int64_t j = j0; j < c; j++) {
+            float gz = ig_silu_grad_vec(dr[j], xr[j] * sa[j] + sb[j], &eb);
+            dr[j] = gz;
+            double xh = ((double)xr[j] - mu[j]) * rs[j];
+            s1[j] += gz;
+            s2[j] += gz * xh;
+        }
+    }
+}
+
 /* y = x * a + b per channel (c of them) over pixels [p0, p1), optionally
  * through SiLU; x and y rows are xs and ys floats apart. */
 IG_CPU_CLONES static void gn_affine(const float *restrict x, int64_t xs, float *restrict y,
@@ -226,15 +273,15 @@ i2ig_status ig_k_groupnorm_fwd_cat(ig_engine *e, int64_t n, int64_t hw, int64_t 
 }
 
 i2ig_status ig_k_groupnorm_bwd(ig_engine *e, int64_t n, int64_t hw, int64_t c, int64_t groups,
-                               const float *x, const float *dy, const float *gamma,
-                               const float *mean, const float *rstd, float *dx, float *dgamma,
-                               float *dbeta)
+                               const float *x, float *dy, const float *gamma,
+                               const float *beta, const float *mean, const float *rstd, int silu,
+                               float *dx, float *dgamma, float *dbeta)
 {
     const int chunks = ig_engine_threads(e);
     const int64_t cg = c / groups;
     gn_sums s;
     double *t1 = malloc(2 * (size_t)c * sizeof(double));
-    float *mu_c = malloc(5 * (size_t)c * sizeof(float));
+    float *mu_c = malloc(7 * (size_t)c * sizeof(float));
     if (!gn_sums_alloc(&s, chunks, c) || !t1 || !mu_c) {
         gn_sums_free(&s);
         free(t1);
@@ -243,19 +290,28 @@ i2ig_status ig_k_groupnorm_bwd(ig_engine *e, int64_t n, int64_t hw, int64_t c, i
     }
     double *t2 = t1 + c;
     float *rs_c = mu_c + c, *k1 = mu_c + 2 * c, *k2 = mu_c + 3 * c, *gm_c = mu_c + 4 * c;
+    float *sa = mu_c + 5 * c, *sb = mu_c + 6 * c;
     for (int64_t j = 0; j < c; j++) gm_c[j] = gamma ? gamma[j] : 1.0f;
     for (int64_t ni = 0; ni < n; ni++) {
-        const float *xs = x + ni * hw * c, *dys = dy + ni * hw * c;
+        const float *xs = x + ni * hw * c;
+        float *dys = dy + ni * hw * c;
         float *dxs = dx + ni * hw * c;
         for (int64_t j = 0; j < c; j++) {
             mu_c[j] = mean[ni * groups + j / cg];
             rs_c[j] = rstd[ni * groups + j / cg];
+            /* the forward's affine coefficients, from the saved statistics */
+            double gm = gm_c[j], rs = rs_c[j];
+            sa[j] = (float)(gm * rs);
+            sb[j] = (float)((beta ? beta[j] : 0.0) - (double)mu_c[j] * rs * gm);
         }
         /* Per channel: sum(dy) and sum(dy * xhat). */
 #pragma omp parallel for schedule(static) num_threads(chunks)
-        for (int k = 0; k < chunks; k++)
-            gn_moments(xs, dys, mu_c, rs_c, c, hw * k / chunks, hw * (k + 1) / chunks,
-                       s.s1 + (size_t)k * c, s.s2 + (size_t)k * c);
+        for (int k = 0; k < chunks; k++) {
+            int64_t p0 = hw * k / chunks, p1 = hw * (k + 1) / chunks;
+            double *s1 = s.s1 + (size_t)k * c, *s2 = s.s2 + (size_t)k * c;
+            if (silu) gn_moments_silu(xs, dys, mu_c, rs_c, sa, sb, c, p0, p1, s1, s2);
+            else gn_moments(xs, dys, mu_c, rs_c, c, p0, p1, s1, s2);
+        }
         gn_sums_reduce(&s, c, t1, t2);
         const double count = (double)hw * (double)cg;
         for (int64_t g = 0; g < groups; g++) {

@@ -73,4 +73,12 @@ static inline float ig_silu_vec(float v, const ig_exp_bounds *b)
     return v / (1.0f + ig_expf_vec(-v, b->lo, b->hi));
 }
 
+/* dL/dz of y = SiLU(z) given dL/dy: dy * s (1 + z (1 - s)), s = sigmoid(z);
+ * bounds from ig_exp_bounds_get(). */
+static inline float ig_silu_grad_vec(float dy, float z, const ig_exp_bounds *b)
+{
+    float s = 1.0f / (1.0f + ig_expf_vec(-z, b->lo, b->hi));
+    return dy * (s * (1.0f + z * (1.0f - s)));
+}
+
 #endif

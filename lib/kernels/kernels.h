@@ -182,7 +182,7 @@ i2ig_status ig_k_bnlocal_bwd(ig_engine *e, int64_t n, int64_t t, int64_t c, floa
 
 /* GroupNorm over channels-last x (N, HW, C), groups of C/G consecutive
  * channels; mean/rstd are N x G. Optional fused SiLU on the output
- * (silu = 1) for inference. */
+ * (silu = 1). */
 i2ig_status ig_k_groupnorm_fwd(ig_engine *e, int64_t n, int64_t hw, int64_t c, int64_t groups,
                                float eps, const float *x, const float *gamma,
                                const float *beta, float *y, float *mean, float *rstd,
@@ -194,11 +194,15 @@ i2ig_status ig_k_groupnorm_fwd_cat(ig_engine *e, int64_t n, int64_t hw, int64_t 
                                    int64_t groups, float eps, const float *x1, const float *x2,
                                    const float *gamma, const float *beta, float *y, float *mean,
                                    float *rstd, int silu);
-/* dgamma/dbeta accumulated (+=) when not NULL. */
+/* dgamma/dbeta accumulated (+=) when not NULL. With silu = 1, dy is the
+ * gradient of SiLU(GroupNorm(x)) (the forward's fused output) and is
+ * overwritten with the gradient of the normalised values, recomputed from
+ * x, the statistics, gamma and beta; with silu = 0 dy is only read. */
 i2ig_status ig_k_groupnorm_bwd(ig_engine *e, int64_t n, int64_t hw, int64_t c,
-                               int64_t groups, const float *x, const float *dy,
-                               const float *gamma, const float *mean, const float *rstd,
-                               float *dx, float *dgamma, float *dbeta);
+                               int64_t groups, const float *x, float *dy,
+                               const float *gamma, const float *beta, const float *mean,
+                               const float *rstd, int silu, float *dx, float *dgamma,
+                               float *dbeta);
 
 /* ---- softmax over the last dimension ------------------------------------ */
 
@@ -228,6 +232,9 @@ typedef enum ig_binop { IG_BIN_ADD = 1, IG_BIN_MUL = 2 } ig_binop;
  * dims: broadcast). ndim <= 6. c may alias a. */
 i2ig_status ig_k_binary(ig_engine *e, ig_binop op, int ndim, const int64_t *dims,
                         const int64_t *bdims, const float *a, const float *b, float *c);
+/* dst[0..n) += src[0..n) (threaded above a few hundred KB; the same bits
+ * for any thread count). */
+void ig_k_add_into(ig_engine *e, size_t n, float *dst, const float *src);
 /* dst[ddims] (+)= sum of src[dims] over the axes where ddims is 1. */
 i2ig_status ig_k_reduce_sum(ig_engine *e, int ndim, const int64_t *dims, const int64_t *ddims,
                             const float *src, float *dst, int accumulate);

@@ -101,8 +101,8 @@ static i2ig_status bn_prim(ig_engine *e, int bwd, int64_t t, int64_t c, float ep
     if ((*out = ig_prim_find(e, &key))) return I2IG_OK;
     /* One sample: N = 1, C channels, T tokens stored token-major (nwc). */
     dnnl_memory_desc_t data;
-    dnnl_dims_t dd = {1, c, t};
-    IG_DNNL(dnnl_memory_desc_init_by_tag(&data, 3, dd, dnnl_f32, dnnl_nwc), "batchnorm md");
+    dnnl_dims_t dd = {1, c, 1, t};
+    IG_DNNL(dnnl_memory_desc_init_by_tag(&data, 4, dd, dnnl_f32, dnnl_nhwc), "batchnorm md");
     unsigned flags = dnnl_use_scale | dnnl_use_shift;
     dnnl_batch_normalization_desc_t fd;
     IG_DNNL(dnnl_batch_normalization_forward_desc_init(&fd, dnnl_forward_training, &data, eps, flags),

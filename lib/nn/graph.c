@@ -108,8 +108,22 @@ void ig_grad_add(ig_graph *g, ig_tensor *t, const float *src)
         if (t->grad) memcpy(t->grad->data, src, t->numel * sizeof(float));
         return;
     }
-    float *d = t->grad->data;
-    for (size_t i = 0; i < t->numel; i++) d[i] += src[i];
+    ig_k_add_into(g->e, t->numel, t->grad->data, src);
+}
+
+void ig_grad_pass(ig_graph *g, ig_node *n, ig_tensor *t)
+{
+    ig_tensor *dy = n->out->grad;
+    if (!t || !t->requires_grad || g->status != I2IG_OK) return;
+    if (!t->grad && dy->refs == 1 && dy->storage && dy->storage->refs == 1 &&
+        dy->numel == t->numel) {
+        dy->ndim = t->ndim;
+        memcpy(dy->shape, t->shape, sizeof dy->shape);
+        t->grad = dy;
+        n->out->grad = NULL;
+        return;
+    }
+    ig_grad_add(g, t, dy->data);
 }
 
 i2ig_status ig_backward(ig_graph *g, ig_tensor *loss, float seed)

@@ -20,13 +20,17 @@ static void add_backward(ig_graph *g, ig_node *n)
 {
     ig_tensor *a = n->in[0], *b = n->in[1];
     const float *dy = n->out->grad->data;
-    ig_grad_add(g, a, dy);
-    float *db = ig_grad_buf(g, b);
-    if (!db) return;
-    int64_t bd[IG_MAXDIM];
-    broadcast_dims(a, b, bd);
-    i2ig_status st = ig_k_reduce_sum(g->e, a->ndim, a->shape, bd, dy, db, 1);
-    if (st != I2IG_OK) ig_graph_fail(g, st);
+    if (b->numel == a->numel) { /* no broadcast: b's gradient is dy too */
+        ig_grad_add(g, b, dy);
+    } else if (b->requires_grad) {
+        float *db = ig_grad_buf(g, b);
+        if (!db) return;
+        int64_t bd[IG_MAXDIM];
+        broadcast_dims(a, b, bd);
+        i2ig_status st = ig_k_reduce_sum(g->e, a->ndim, a->shape, bd, dy, db, 1);
+        if (st != I2IG_OK) ig_graph_fail(g, st);
+    }
+    ig_grad_pass(g, n, a);
 }
 
 static void mul_backward(ig_graph *g, ig_node *n)

@@ -24,10 +24,7 @@ void ig_gradw_end(ig_graph *g, ig_gradw *w)
 {
     if (!w->temp || !w->buf) return;
     if (g->status == I2IG_OK) {
-        float *d = w->t->grad->data;
-        const float *s = w->buf;
-        size_t n = w->t->numel;
-        for (size_t i = 0; i < n; i++) d[i] += s[i];
+        ig_k_add_into(g->e, w->t->numel, w->t->grad->data, w->buf);
     }
     ig_engine_release(g->e, w->buf, w->t->numel);
     w->buf = NULL;

@@ -65,22 +65,36 @@ ig_tensor *ig_layernorm(ig_graph *g, ig_tensor *x, ig_tensor *gamma, ig_tensor *
 
 static void groupnorm_backward(ig_graph *g, ig_node *n)
 {
-    ig_tensor *x = n->in[0], *gm = n->in[1], *bt = n->in[2];
+    ig_tensor *x = n->in[0], *gm = n->in[1], *bt = n->in[2], *dy = n->out->grad;
     int64_t c = x->shape[x->ndim - 1], nb = x->shape[0];
     int64_t hw = (int64_t)(x->numel / (size_t)(c * nb));
+    int silu = n->p.i[1];
+    /* With SiLU fused the kernel turns dy into the gradient before the SiLU,
+     * in place: in dy itself when nothing else holds it (the walk frees it
+     * after this node), else in a copy. */
+    float *dyz = dy->data, *dy_copy = NULL;
+    if (silu && (dy->refs != 1 || !dy->storage || dy->storage->refs != 1)) {
+        dyz = dy_copy = ig_engine_alloc(g->e, dy->numel);
+        if (!dy_copy) {
+            ig_graph_fail(g, ig_fail(I2IG_ERR_OUT_OF_MEMORY, "GroupNorm backward"));
+            return;
+        }
+        memcpy(dy_copy, dy->data, dy->numel * sizeof(float));
+    }
     ig_gradw gw;
     float *dx = ig_gradw_begin(g, x, &gw);
     float *tmp = NULL;
     if (!dx && g->status == I2IG_OK) dx = tmp = ig_engine_alloc(g->e, x->numel);
     float *dg = ig_grad_buf(g, gm), *db = ig_grad_buf(g, bt);
     if (dx && g->status == I2IG_OK) {
-        i2ig_status st = ig_k_groupnorm_bwd(g->e, nb, hw, c, n->p.i[0], x->data,
-                                            n->out->grad->data, gm->data, n->saved[0]->data,
-                                            n->saved[1]->data, dx, dg, db);
+        i2ig_status st = ig_k_groupnorm_bwd(g->e, nb, hw, c, n->p.i[0], x->data, dyz, gm->data,
+                                            bt->data, n->saved[0]->data, n->saved[1]->data, silu,
+                                            dx, dg, db);
         if (st != I2IG_OK) ig_graph_fail(g, st);
     }
     ig_gradw_end(g, &gw);
     if (tmp) ig_engine_release(g->e, tmp, x->numel);
+    if (dy_copy) ig_engine_release(g->e, dy_copy, dy->numel);
 }
 
 ig_tensor *ig_groupnorm(ig_graph *g, ig_tensor *x, ig_tensor *gamma, ig_tensor *beta, int groups,
@@ -98,20 +112,20 @@ ig_tensor *ig_groupnorm(ig_graph *g, ig_tensor *x, ig_tensor *gamma, ig_tensor *
     i2ig_status st = g->status;
     if (st == I2IG_OK)
         st = ig_k_groupnorm_fwd(g->e, nb, hw, c, groups, eps, x->data, gamma->data, beta->data,
-                                y->data, mean->data, rstd->data, silu && !tape);
+                                y->data, mean->data, rstd->data, silu);
     if (st == I2IG_OK && tape) {
+        /* With SiLU fused, the backward recomputes the normalised values
+         * from x and the statistics instead of keeping them. */
         ig_tensor *in[3] = {x, gamma, beta}, *sv[2] = {mean, rstd};
         ig_node *nd = ig_record(g, y, groupnorm_backward, 3, in, 2, sv);
-        if (nd) nd->p.i[0] = groups;
+        if (nd) {
+            nd->p.i[0] = groups;
+            nd->p.i[1] = silu;
+        }
     }
     ig_t_release(mean);
     ig_t_release(rstd);
     if (st != I2IG_OK) return ig_op_fail(g, st, y);
-    if (silu && tape) {
-        ig_tensor *z = ig_activation(g, y, IG_ACT_SILU, 0.0f);
-        ig_t_release(y);
-        return z;
-    }
     return y;
 }
 

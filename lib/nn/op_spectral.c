@@ -26,11 +26,21 @@ IG_CPU_CLONES static void wt_times(const float *restrict W, int64_t rows, int64_
     }
 }
 
-/* out[r] = sum over columns c in order of W[r, c] vv[c], for r in [r0, r1). */
-static void w_times(const float *W, int64_t cols, int64_t r0, int64_t r1, const double *vv,
-                    double *out)
+/* out[r] = sum over columns c in order of W[r, c] vv[c], for r in [r0, r1);
+ * eight rows at a time so that eight independent sums are in flight (one
+ * row's sum is a chain of dependent additions). */
+IG_CPU_CLONES static void w_times(const float *restrict W, int64_t cols, int64_t r0, int64_t r1,
+                                  const double *restrict vv, double *restrict out)
 {
-    for (int64_t r = r0; r < r1; r++) {
+    int64_t r = r0;
+    for (; r + 8 <= r1; r += 8) {
+        double s[8] = {0};
+        const float *w = W + r * cols;
+        for (int64_t c = 0; c < cols; c++)
+            for (int j = 0; j < 8; j++) s[j] += (double)w[j * cols + c] * vv[c];
+        for (int j = 0; j < 8; j++) out[r + j] = s[j];
+    }
+    for (; r < r1; r++) {
         double s = 0;
         for (int64_t c = 0; c < cols; c++) s += (double)W[r * cols + c] * vv[c];
         out[r] = s;
@@ -59,16 +69,48 @@ IG_CPU_CLONES static void scale_into(const float *restrict x, float k, size_t n,
     for (size_t i = 0; i < n; i++) y[i] = x[i] * k;
 }
 
-/* dw += dy / sigma - k u v^T */
+/* dw += dy / sigma - k u v^T, rows [r0, r1) */
 IG_CPU_CLONES static void spectral_grad(const float *restrict dy, const float *restrict u,
-                                        const float *restrict v, int64_t rows, int64_t cols,
-                                        double sigma, double k, float *restrict dw)
+                                        const float *restrict v, int64_t r0, int64_t r1,
+                                        int64_t cols, double sigma, double k, float *restrict dw)
 {
-    for (int64_t r = 0; r < rows; r++)
+    for (int64_t r = r0; r < r1; r++)
         for (int64_t c = 0; c < cols; c++) {
             size_t i = (size_t)(r * cols + c);
             dw[i] += (float)(dy[i] / sigma - k * u[r] * v[c]);
         }
+}
+
+/* sum of a[i] b[i] over [i0, i1), in double (float products are exact) */
+IG_CPU_CLONES static double dot_range(const float *restrict a, const float *restrict b, size_t i0,
+                                      size_t i1)
+{
+    double s[8] = {0};
+    size_t i = i0;
+    for (; i + 8 <= i1; i += 8)
+        for (int j = 0; j < 8; j++) s[j] += (double)a[i + j] * b[i + j];
+    for (; i < i1; i++) s[0] += (double)a[i] * b[i];
+    return ((s[0] + s[1]) + (s[2] + s[3])) + ((s[4] + s[5]) + (s[6] + s[7]));
+}
+
+/* <a, b> over n elements: fixed blocks summed in block order, so the value
+ * does not depend on the thread count. */
+#define IG_DOT_BLOCK 16384
+static double dot_blocked(int threads, const float *a, const float *b, size_t n)
+{
+    size_t nb = (n + IG_DOT_BLOCK - 1) / IG_DOT_BLOCK;
+    double part[64];
+    double s = 0;
+    for (size_t b0 = 0; b0 < nb; b0 += 64) {
+        size_t m = nb - b0 < 64 ? nb - b0 : 64;
+#pragma omp parallel for schedule(static) num_threads(threads) if (m > 1 && threads > 1)
+        for (size_t j = 0; j < m; j++) {
+            size_t i0 = (b0 + j) * IG_DOT_BLOCK, i1 = i0 + IG_DOT_BLOCK < n ? i0 + IG_DOT_BLOCK : n;
+            part[j] = dot_range(a, b, i0, i1);
+        }
+        for (size_t j = 0; j < m; j++) s += part[j];
+    }
+    return s;
 }
 
 /* x /= max(|x|, eps), as F.normalize */
@@ -91,10 +133,11 @@ static void spectral_backward(ig_graph *g, ig_node *n)
     double sigma = n->p.d[0];
     /* y = W / sigma(W) with sigma = u^T W v (u, v fixed):
      * dW = dY / sigma - (<dY, W> / sigma^2) u v^T */
-    double dot = 0;
-    for (size_t i = 0; i < w->numel; i++) dot += (double)dy[i] * w->data[i];
-    double k = dot / (sigma * sigma);
-    spectral_grad(dy, u, v, rows, cols, sigma, k, dw);
+    const int threads = ig_engine_threads(g->e);
+    double k = dot_blocked(threads, dy, w->data, w->numel) / (sigma * sigma);
+#pragma omp parallel for schedule(static) num_threads(threads) if (threads > 1)
+    for (int t = 0; t < threads; t++)
+        spectral_grad(dy, u, v, rows * t / threads, rows * (t + 1) / threads, cols, sigma, k, dw);
 }
 
 ig_tensor *ig_spectral_weight(ig_graph *g, ig_tensor *w, float *u, float *v, int power_iters,
@@ -126,7 +169,12 @@ ig_tensor *ig_spectral_weight(ig_graph *g, ig_tensor *w, float *u, float *v, int
     free(uu);
     ig_tensor *y = ig_t_new(g, w->ndim, w->shape);
     if (!y) return NULL;
-    scale_into(w->data, (float)(1.0 / sigma), w->numel, y->data);
+    const size_t nw = w->numel;
+#pragma omp parallel for schedule(static) num_threads(threads) if (threads > 1 && nw >= 65536)
+    for (int t = 0; t < threads; t++) {
+        size_t a = nw * (size_t)t / (size_t)threads, b = nw * (size_t)(t + 1) / (size_t)threads;
+        scale_into(w->data + a, (float)(1.0 / sigma), b - a, y->data + a);
+    }
     ig_node *nd = ig_record(g, y, spectral_backward, 1, &w, 0, NULL);
     if (nd) {
         nd->p.d[0] = sigma;

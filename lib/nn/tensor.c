@@ -204,7 +204,7 @@ ig_tensor *ig_t_detach(ig_graph *g, ig_tensor *x)
 
 static void reshape_backward(ig_graph *g, ig_node *n)
 {
-    ig_grad_add(g, n->in[0], n->out->grad->data);
+    ig_grad_pass(g, n, n->in[0]);
 }
 
 ig_tensor *ig_reshape(ig_graph *g, ig_tensor *x, int ndim, const int64_t *shape)

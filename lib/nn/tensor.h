@@ -149,6 +149,11 @@ static inline ig_tensor *ig_swap(ig_tensor **slot, ig_tensor *t)
 /* Gradient accumulation used by backward functions: t->grad += src (or a
  * copy of src when t has no gradient yet). No-op unless t requires one. */
 void ig_grad_add(ig_graph *g, ig_tensor *t, const float *src);
+/* t->grad += the gradient of n's output, unchanged (add, reshape). When t
+ * has no gradient yet and nothing else holds the output's gradient, that
+ * buffer becomes t's instead of being copied: the reverse walk would free it
+ * right after n. n's output gradient may be NULL afterwards; call last. */
+void ig_grad_pass(ig_graph *g, ig_node *n, ig_tensor *t);
 /* Returns t->grad, creating it zero-filled, or NULL when t needs none. */
 float *ig_grad_buf(ig_graph *g, ig_tensor *t);
 /* Records a node for out when recording and some input requires a grad.
