@@ -200,32 +200,36 @@ void ig_disc_init_random(ig_disc *d, ig_rng *r)
 
 /* ---- forward ------------------------------------------------------------------------ */
 
-static ig_tensor *sn_weight(ig_graph *g, const ig_disc_cfg *c, snconv *s, int power_iters)
+/* conv(x, W / sigma) + b, computed as conv(x / sigma, W) + b (see
+ * ig_spectral_view): the raw weight's packed copies serve every call of a
+ * step, the scaling touches only the 196 x 768 activation. */
+static ig_tensor *sn_conv(ig_graph *g, const ig_disc_cfg *c, snconv *s, ig_tensor *x,
+                          int power_iters)
 {
-    return ig_spectral_weight(g, s->w, s->u->data, s->v->data, power_iters, c->sn_eps);
+    double sigma = ig_spectral_sigma(g, s->w, s->u->data, s->v->data, power_iters, c->sn_eps);
+    ig_tensor *xs = ig_scale(g, x, (float)(1.0 / sigma), 0.0f);
+    ig_tensor *w = ig_spectral_view(g, s->w, sigma, s->u->data, s->v->data);
+    ig_tensor *y = ig_conv1d_circular(g, xs, w, s->b);
+    ig_t_release(xs);
+    ig_t_release(w);
+    return y;
 }
 
 /* One head on one sample: x 1,T,W -> 1,T,cmap (or 1,T,1). */
 static ig_tensor *head_forward(ig_graph *g, const ig_disc_cfg *c, head *h, ig_tensor *x,
                                ig_tensor *text, int power_iters)
 {
-    ig_tensor *w = sn_weight(g, c, &h->c0, power_iters);
-    ig_tensor *t = ig_conv1d_circular(g, x, w, h->c0.b);
-    ig_t_release(w);
+    ig_tensor *t = sn_conv(g, c, &h->c0, x, power_iters);
     ig_swap(&t, ig_bnlocal(g, t, h->bn0_w, h->bn0_b, c->bn_eps));
     ig_swap(&t, ig_activation(g, t, IG_ACT_LRELU, c->slope));
     /* residual block: (f(t) + t) / sqrt(2) */
-    w = sn_weight(g, c, &h->c1, power_iters);
-    ig_tensor *f = ig_conv1d_circular(g, t, w, h->c1.b);
-    ig_t_release(w);
+    ig_tensor *f = sn_conv(g, c, &h->c1, t, power_iters);
     ig_swap(&f, ig_bnlocal(g, f, h->bn1_w, h->bn1_b, c->bn_eps));
     ig_swap(&f, ig_activation(g, f, IG_ACT_LRELU, c->slope));
     const float r2 = (float)(1.0 / sqrt(2.0));
     ig_swap(&t, ig_axpby(g, r2, f, r2, t));
     ig_t_release(f);
-    w = sn_weight(g, c, &h->cls, power_iters);
-    ig_swap(&t, ig_conv1d_circular(g, t, w, h->cls.b));
-    ig_t_release(w);
+    ig_swap(&t, sn_conv(g, c, &h->cls, t, power_iters));
     /* cmap = cmapper(text) scales each projection channel, / sqrt(cmap) */
     ig_tensor *cmap = ig_linear(g, text, h->map_w, h->map_b);
     ig_swap(&cmap, ig_scale(g, cmap, (float)(1.0 / sqrt((double)c->cmap_dim)), 0.0f));

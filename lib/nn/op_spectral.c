@@ -63,12 +63,6 @@ static void w_times_par(int threads, const float *W, int64_t rows, int64_t cols,
         w_times(W, cols, rows * t / threads, rows * (t + 1) / threads, vv, out);
 }
 
-IG_CPU_CLONES static void scale_into(const float *restrict x, float k, size_t n,
-                                     float *restrict y)
-{
-    for (size_t i = 0; i < n; i++) y[i] = x[i] * k;
-}
-
 /* dw += dy / sigma - k u v^T, rows [r0, r1) */
 IG_CPU_CLONES static void spectral_grad(const float *restrict dy, const float *restrict u,
                                         const float *restrict v, int64_t r0, int64_t r1,
@@ -78,6 +72,18 @@ IG_CPU_CLONES static void spectral_grad(const float *restrict dy, const float *r
         for (int64_t c = 0; c < cols; c++) {
             size_t i = (size_t)(r * cols + c);
             dw[i] += (float)(dy[i] / sigma - k * u[r] * v[c]);
+        }
+}
+
+/* g -= k u v^T, rows [r0, r1) */
+IG_CPU_CLONES static void spectral_fix(float *restrict g, const float *restrict u,
+                                       const float *restrict v, int64_t r0, int64_t r1,
+                                       int64_t cols, double k)
+{
+    for (int64_t r = r0; r < r1; r++)
+        for (int64_t c = 0; c < cols; c++) {
+            size_t i = (size_t)(r * cols + c);
+            g[i] = (float)(g[i] - k * u[r] * v[c]);
         }
 }
 
@@ -123,31 +129,46 @@ static void normalize(double *x, int64_t n, double eps)
     for (int64_t i = 0; i < n; i++) x[i] /= nrm;
 }
 
-static void spectral_backward(ig_graph *g, ig_node *n)
+/* W_sn = W / sigma is used as conv(x / sigma, W): the raw weight keeps
+ * its packed copies for the whole step (the discriminator runs six times
+ * per step with one weight version but six sigmas), and only the small
+ * activation is scaled. The view below carries the rest of the gradient:
+ * with G = dL/dW of conv(x / sigma, W) = (dL/dW_sn) / sigma,
+ * dL/dW = G - (<G, W> / sigma) u v^T  (u, v held fixed, as PyTorch). */
+static void spectral_view_backward(ig_graph *g, ig_node *n)
 {
-    ig_tensor *w = n->in[0];
-    float *dw = ig_grad_buf(g, w);
-    if (!dw) return;
+    ig_tensor *w = n->in[0], *gt = n->out->grad;
+    if (!w->requires_grad) return;
     int64_t rows = w->shape[0], cols = (int64_t)(w->numel / (size_t)rows);
-    const float *u = n->extra, *v = u + rows, *dy = n->out->grad->data;
-    double sigma = n->p.d[0];
-    /* y = W / sigma(W) with sigma = u^T W v (u, v fixed):
-     * dW = dY / sigma - (<dY, W> / sigma^2) u v^T */
+    const float *u = n->extra, *v = u + rows;
     const int threads = ig_engine_threads(g->e);
-    double k = dot_blocked(threads, dy, w->data, w->numel) / (sigma * sigma);
+    double k = dot_blocked(threads, gt->data, w->data, w->numel) / n->p.d[0];
+    /* G becomes dL/dW in place when nothing else holds it; then it is
+     * handed over (or added) as is. */
+    bool own = gt->refs == 1 && gt->storage && gt->storage->refs == 1;
+    float *dst = own ? gt->data : ig_grad_buf(g, w);
+    if (!dst) return;
+    const float *src = gt->data;
 #pragma omp parallel for schedule(static) num_threads(threads) if (threads > 1)
-    for (int t = 0; t < threads; t++)
-        spectral_grad(dy, u, v, rows * t / threads, rows * (t + 1) / threads, cols, sigma, k, dw);
+    for (int t = 0; t < threads; t++) {
+        int64_t r0 = rows * t / threads, r1 = rows * (t + 1) / threads;
+        if (own) spectral_fix(dst, u, v, r0, r1, cols, k);
+        else spectral_grad(src, u, v, r0, r1, cols, 1.0, k, dst);
+    }
+    if (own) ig_grad_pass(g, n, w);
 }
 
-ig_tensor *ig_spectral_weight(ig_graph *g, ig_tensor *w, float *u, float *v, int power_iters,
-                              float eps)
+double ig_spectral_sigma(ig_graph *g, const ig_tensor *w, float *u, float *v, int power_iters,
+                         float eps)
 {
-    if (!ig_graph_ok(g, 1, w)) return NULL;
+    if (g->status != I2IG_OK || !w) return 1.0;
     int64_t rows = w->shape[0], cols = (int64_t)(w->numel / (size_t)rows);
     const int threads = ig_engine_threads(g->e);
     double *uu = malloc((size_t)(2 * rows + cols) * sizeof(double));
-    if (!uu) return ig_op_fail(g, ig_fail(I2IG_ERR_OUT_OF_MEMORY, "spectral norm"), NULL);
+    if (!uu) {
+        ig_graph_fail(g, ig_fail(I2IG_ERR_OUT_OF_MEMORY, "spectral norm"));
+        return 1.0;
+    }
     double *vv = uu + rows, *wv = vv + cols;
     for (int64_t i = 0; i < rows; i++) uu[i] = u[i];
     for (int64_t i = 0; i < cols; i++) vv[i] = v[i];
@@ -167,15 +188,16 @@ ig_tensor *ig_spectral_weight(ig_graph *g, ig_tensor *w, float *u, float *v, int
     double sigma = 0;
     for (int64_t r = 0; r < rows; r++) sigma += (double)u[r] * wv[r];
     free(uu);
-    ig_tensor *y = ig_t_new(g, w->ndim, w->shape);
+    return sigma;
+}
+
+ig_tensor *ig_spectral_view(ig_graph *g, ig_tensor *w, double sigma, const float *u,
+                            const float *v)
+{
+    ig_tensor *y = ig_t_detach(g, w);
     if (!y) return NULL;
-    const size_t nw = w->numel;
-#pragma omp parallel for schedule(static) num_threads(threads) if (threads > 1 && nw >= 65536)
-    for (int t = 0; t < threads; t++) {
-        size_t a = nw * (size_t)t / (size_t)threads, b = nw * (size_t)(t + 1) / (size_t)threads;
-        scale_into(w->data + a, (float)(1.0 / sigma), b - a, y->data + a);
-    }
-    ig_node *nd = ig_record(g, y, spectral_backward, 1, &w, 0, NULL);
+    int64_t rows = w->shape[0], cols = (int64_t)(w->numel / (size_t)rows);
+    ig_node *nd = ig_record(g, y, spectral_view_backward, 1, &w, 0, NULL);
     if (nd) {
         nd->p.d[0] = sigma;
         nd->extra = malloc((size_t)(rows + cols) * sizeof(float));
@@ -183,5 +205,17 @@ ig_tensor *ig_spectral_weight(ig_graph *g, ig_tensor *w, float *u, float *v, int
         memcpy(nd->extra, u, (size_t)rows * sizeof(float));
         memcpy((float *)nd->extra + rows, v, (size_t)cols * sizeof(float));
     }
+    return y;
+}
+
+ig_tensor *ig_spectral_weight(ig_graph *g, ig_tensor *w, float *u, float *v, int power_iters,
+                              float eps)
+{
+    if (!ig_graph_ok(g, 1, w)) return NULL;
+    double sigma = ig_spectral_sigma(g, w, u, v, power_iters, eps);
+    ig_tensor *view = ig_spectral_view(g, w, sigma, u, v);
+    if (!view) return NULL;
+    ig_tensor *y = ig_scale(g, view, (float)(1.0 / sigma), 0.0f);
+    ig_t_release(view);
     return y;
 }

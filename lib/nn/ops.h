@@ -119,6 +119,15 @@ ig_tensor *ig_scale(ig_graph *g, ig_tensor *x, float alpha, float beta);
  * does in training mode. */
 ig_tensor *ig_spectral_weight(ig_graph *g, ig_tensor *w, float *u, float *v, int power_iters,
                               float eps);
+/* The two halves of it, for layers that apply 1 / sigma to their (smaller)
+ * input instead of to the weight: sigma after power_iters iterations
+ * (u, v updated in place; no gradient), and a view of w whose backward
+ * turns the gradient G of a product with x / sigma into w's gradient,
+ * G - (<G, w> / sigma) u v^T. ig_spectral_weight = view * (1 / sigma). */
+double ig_spectral_sigma(ig_graph *g, const ig_tensor *w, float *u, float *v, int power_iters,
+                         float eps);
+ig_tensor *ig_spectral_view(ig_graph *g, ig_tensor *w, double sigma, const float *u,
+                            const float *v);
 
 /* ---- reductions and losses (results of shape 1, or R for ig_cos_rows) ---- */
 
