@@ -523,16 +523,16 @@ static ig_tensor *conv1x1_cat(ig_graph *g, resblock *r, ig_tensor *a, ig_tensor 
 
 /* Between the two normalisations of a ResBlock: h (GroupNorm + SiLU of the
  * input, resampled) -> conv1 + Linear(SiLU(emb)) -> GroupNorm + SiLU.
- * Consumes h; x is the block input (for the tape check). */
+ * Consumes h. */
 static ig_tensor *res_middle(ig_graph *g, const ig_unet_cfg *c, resblock *r, ig_tensor *h,
-                             ig_tensor *x, ig_tensor *semb)
+                             ig_tensor *semb)
 {
-    /* + Linear(SiLU(emb)) broadcast over the pixels. Without a tape and for
-     * one image it is a per-channel constant: folded into the convolution's
-     * bias, which saves a pass over the feature map. */
+    /* + Linear(SiLU(emb)) broadcast over the pixels. For one image it is a
+     * per-channel constant: folded into the convolution's bias, which saves
+     * a pass over the feature map (and, on a tape, the reduction of its
+     * gradient: the convolution's bias gradient is that sum). */
     ig_tensor *e = ig_linear(g, semb, r->emb_w, r->emb_b);
-    ig_tensor *deps[4] = {x, semb, r->conv1_w, r->emb_w};
-    if (e && e->shape[0] == 1 && !ig_needs_tape(g, 4, deps)) {
+    if (e && e->shape[0] == 1) {
         int64_t s1[1] = {e->shape[1]};
         ig_swap(&e, ig_reshape(g, e, 1, s1));
         ig_swap(&e, ig_add(g, e, r->conv1_b));
@@ -562,7 +562,7 @@ static ig_tensor *res_forward(ig_graph *g, const ig_unet_cfg *c, resblock *r, ig
         ig_swap(&h, ig_upsample2(g, h));
         ig_swap(&xs, ig_upsample2(g, xs));
     }
-    h = res_middle(g, c, r, h, x, semb);
+    h = res_middle(g, c, r, h, semb);
     if (r->skip_w) ig_swap(&xs, conv1x1(g, xs, r->skip_w, r->skip_b));
     /* skip + conv2(h); accumulates into the projected skip when it can */
     ig_tensor *y = ig_conv2d_residual(g, h, r->conv2_w, r->conv2_b, 1, 1, xs);
@@ -588,7 +588,7 @@ static ig_tensor *res_forward_cat(ig_graph *g, const ig_unet_cfg *c, resblock *r
         return y;
     }
     ig_tensor *h = ig_groupnorm_cat(g, x, skip, r->gn1_w, r->gn1_b, c->groups, c->gn_eps, 1);
-    h = res_middle(g, c, r, h, x, semb);
+    h = res_middle(g, c, r, h, semb);
     ig_tensor *xs = conv1x1_cat(g, r, x, skip);
     ig_t_release(x);
     ig_t_release(skip);

@@ -1,6 +1,8 @@
 /* Batched, strided matrix products on oneDNN's matmul primitive. Linear
  * layers and attention both go through here: transposes and head splits are
- * expressed as strides, so no operand is ever copied or repacked. */
+ * expressed as strides, so no operand is ever copied or repacked. Weight
+ * gradients (A^T B) go to dnnl_sgemm instead (ig_k_matmul_at_b). */
+#include <omp.h>
 #include <string.h>
 
 #include "core/error.h"
@@ -100,6 +102,25 @@ i2ig_status ig_k_matmul(ig_engine *e, const ig_mm_shape *s, const float *a, cons
     void *ptrs_b[] = {(void *)a, (void *)b, (void *)bias, c};
     void *ptrs_nb[] = {(void *)a, (void *)b, c};
     return ig_prim_exec(e, p, bias ? ptrs_b : ptrs_nb);
+}
+
+i2ig_status ig_k_matmul_at_b(ig_engine *e, int64_t m, int64_t n, int64_t k, const float *a,
+                             const float *b, int accumulate, float *c)
+{
+    if (m < 1 || n < 1 || k < 1)
+        return ig_fail(I2IG_ERR_SHAPE, "matmul: invalid shape %lldx%lldx%lld", (long long)m,
+                       (long long)k, (long long)n);
+    /* dnnl_sgemm takes its thread count from OpenMP: hold it to the engine's
+     * (results depend on it) whether or not the caller entered the engine. */
+    int saved = omp_get_max_threads();
+    if (saved != e->threads) omp_set_num_threads(e->threads);
+    dnnl_status_t r = dnnl_sgemm('T', 'N', m, n, k, 1.0f, a, m, b, n, accumulate ? 1.0f : 0.0f,
+                                 c, n);
+    if (saved != e->threads) omp_set_num_threads(saved);
+    if (r != dnnl_success)
+        return ig_fail(I2IG_ERR_INTERNAL, "sgemm %lldx%lldx%lld failed (oneDNN status %d)",
+                       (long long)m, (long long)k, (long long)n, (int)r);
+    return I2IG_OK;
 }
 
 i2ig_status ig_k_matmul_packed_b(ig_engine *e, int64_t m, int64_t n, int64_t k, const float *a,

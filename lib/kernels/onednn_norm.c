@@ -99,7 +99,10 @@ static i2ig_status bn_prim(ig_engine *e, int bwd, int64_t t, int64_t c, float ep
     key.k[3] = fbits(eps);
     key.k[4] = e->threads;
     if ((*out = ig_prim_find(e, &key))) return I2IG_OK;
-    /* One sample: N = 1, C channels, T tokens stored token-major (nwc). */
+    /* One sample: N = 1, C channels, T tokens stored token-major, described
+     * as 1 x C x 1 x T channels-last: oneDNN 2.6 runs its JIT batch
+     * normalisation on that, but the same data described 3-D (nwc) on its
+     * reference kernel (about 6x slower at 196 x 768). */
     dnnl_memory_desc_t data;
     dnnl_dims_t dd = {1, c, 1, t};
     IG_DNNL(dnnl_memory_desc_init_by_tag(&data, 4, dd, dnnl_f32, dnnl_nhwc), "batchnorm md");

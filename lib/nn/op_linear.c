@@ -40,7 +40,12 @@ static void linear_backward(ig_graph *g, ig_node *n)
         if (st != I2IG_OK) ig_graph_fail(g, st);
     }
     /* dW = dy^T x */
-    mm_into_grad(g, w, ig_mm_plain(1, nn, k, m, 1, 0), dy, x->data);
+    int accw;
+    float *dw = grad_dest(g, w, &accw);
+    if (dw) {
+        i2ig_status st = ig_k_matmul_at_b(g->e, nn, k, m, dy, x->data, accw, dw);
+        if (st != I2IG_OK) ig_graph_fail(g, st);
+    }
     if (b && b->requires_grad && g->status == I2IG_OK) {
         float *db = ig_grad_buf(g, b);
         int64_t dims[2] = {m, nn}, dd[2] = {1, nn};

@@ -435,7 +435,8 @@ static i2ig_status lin_dx(void *p)
 static i2ig_status lin_dw(void *p)
 {
     lin_ctx *c = p;
-    return ig_k_matmul(c->e, &c->dw, c->dy, c->x, NULL, c->gw);
+    /* as ig_linear's backward */
+    return ig_k_matmul_at_b(c->e, c->dw.m, c->dw.n, c->dw.k, c->dy, c->x, 0, c->gw);
 }
 
 static int bench_linear(ig_engine *e, const bench_cfg *cfg, const layer *l)
