@@ -242,6 +242,12 @@ i2ig_status ig_k_binary(ig_engine *e, ig_binop op, int ndim, const int64_t *dims
 /* dst[0..n) += src[0..n) (threaded above a few hundred KB; the same bits
  * for any thread count). */
 void ig_k_add_into(ig_engine *e, size_t n, float *dst, const float *src);
+/* dst[0..n) = src[0..n), threaded the same way. */
+void ig_k_copy(ig_engine *e, size_t n, float *dst, const float *src);
+/* The two column blocks of src (rows x (ca + cb)) into a (rows x ca) and b
+ * (rows x cb), each copied or added (acc_a, acc_b); a or b may be NULL. */
+void ig_k_split_last(ig_engine *e, int64_t rows, int64_t ca, int64_t cb, const float *src,
+                     float *a, int acc_a, float *b, int acc_b);
 /* dst[ddims] (+)= sum of src[dims] over the axes where ddims is 1. */
 i2ig_status ig_k_reduce_sum(ig_engine *e, int ndim, const int64_t *dims, const int64_t *ddims,
                             const float *src, float *dst, int accumulate);

@@ -100,12 +100,20 @@ float *ig_grad_buf(ig_graph *g, ig_tensor *t)
     return t->grad->data;
 }
 
+float *ig_grad_dest(ig_graph *g, ig_tensor *t, int *accumulate)
+{
+    if (!t || !t->requires_grad || g->status != I2IG_OK) return NULL;
+    *accumulate = t->grad != NULL;
+    if (!t->grad && !(t->grad = ig_t_new(g, t->ndim, t->shape))) return NULL;
+    return t->grad->data;
+}
+
 void ig_grad_add(ig_graph *g, ig_tensor *t, const float *src)
 {
     if (!t || !t->requires_grad || g->status != I2IG_OK) return;
     if (!t->grad) {
         t->grad = ig_t_new(g, t->ndim, t->shape);
-        if (t->grad) memcpy(t->grad->data, src, t->numel * sizeof(float));
+        if (t->grad) ig_k_copy(g->e, t->numel, t->grad->data, src);
         return;
     }
     ig_k_add_into(g->e, t->numel, t->grad->data, src);

@@ -7,21 +7,10 @@
 
 static int64_t rows_of(const ig_tensor *x) { return (int64_t)(x->numel / (size_t)x->shape[x->ndim - 1]); }
 
-/* t's gradient buffer to write a product into, created uninitialised when
- * absent (*accumulate = 0: overwrite) rather than zeroed as ig_grad_buf
- * does; NULL when t takes no gradient or the graph has failed. */
-static float *grad_dest(ig_graph *g, ig_tensor *t, int *accumulate)
-{
-    if (!t || !t->requires_grad || g->status != I2IG_OK) return NULL;
-    *accumulate = t->grad != NULL;
-    if (!t->grad && !(t->grad = ig_t_new(g, t->ndim, t->shape))) return NULL;
-    return t->grad->data;
-}
-
 /* C (+)= alpha * op(A) op(B), writing into t's gradient. */
 static void mm_into_grad(ig_graph *g, ig_tensor *t, ig_mm_shape s, const float *a, const float *b)
 {
-    float *dst = grad_dest(g, t, &s.accumulate);
+    float *dst = ig_grad_dest(g, t, &s.accumulate);
     if (!dst) return;
     i2ig_status st = ig_k_matmul(g->e, &s, a, b, NULL, dst);
     if (st != I2IG_OK) ig_graph_fail(g, st);
@@ -34,14 +23,14 @@ static void linear_backward(ig_graph *g, ig_node *n)
     int64_t m = rows_of(x), k = w->shape[1], nn = w->shape[0];
     /* dx = dy W, W packed (cached per weight version) */
     int acc;
-    float *dx = grad_dest(g, x, &acc);
+    float *dx = ig_grad_dest(g, x, &acc);
     if (dx) {
         i2ig_status st = ig_k_matmul_packed_b(g->e, m, k, nn, dy, ig_t_wref(w), acc, dx);
         if (st != I2IG_OK) ig_graph_fail(g, st);
     }
     /* dW = dy^T x */
     int accw;
-    float *dw = grad_dest(g, w, &accw);
+    float *dw = ig_grad_dest(g, w, &accw);
     if (dw) {
         i2ig_status st = ig_k_matmul_at_b(g->e, nn, k, m, dy, x->data, accw, dw);
         if (st != I2IG_OK) ig_graph_fail(g, st);

@@ -14,15 +14,12 @@ static int64_t rows_of(const ig_tensor *t) { return (int64_t)(t->numel / (size_t
 static void concat_backward(ig_graph *g, ig_node *n)
 {
     ig_tensor *a = n->in[0], *b = n->in[1];
-    int64_t rows = rows_of(a), ca = last(a), cb = last(b), c = ca + cb;
+    int64_t rows = rows_of(a), ca = last(a), cb = last(b);
     const float *dy = n->out->grad->data;
-    float *da = ig_grad_buf(g, a), *db = ig_grad_buf(g, b);
-    for (int64_t r = 0; r < rows; r++) {
-        if (da)
-            for (int64_t j = 0; j < ca; j++) da[r * ca + j] += dy[r * c + j];
-        if (db)
-            for (int64_t j = 0; j < cb; j++) db[r * cb + j] += dy[r * c + ca + j];
-    }
+    int acc_a = 0, acc_b = 0;
+    float *da = ig_grad_dest(g, a, &acc_a), *db = ig_grad_dest(g, b, &acc_b);
+    if (g->status == I2IG_OK && (da || db))
+        ig_k_split_last(g->e, rows, ca, cb, dy, da, acc_a, db, acc_b);
 }
 
 ig_tensor *ig_concat_last(ig_graph *g, ig_tensor *a, ig_tensor *b)

@@ -156,6 +156,10 @@ void ig_grad_add(ig_graph *g, ig_tensor *t, const float *src);
 void ig_grad_pass(ig_graph *g, ig_node *n, ig_tensor *t);
 /* Returns t->grad, creating it zero-filled, or NULL when t needs none. */
 float *ig_grad_buf(ig_graph *g, ig_tensor *t);
+/* t's gradient buffer for a kernel to write into, created uninitialised when
+ * absent (*accumulate = 0: overwrite it; 1: add to it) rather than zeroed
+ * as ig_grad_buf does; NULL when t takes no gradient or the graph failed. */
+float *ig_grad_dest(ig_graph *g, ig_tensor *t, int *accumulate);
 /* Records a node for out when recording and some input requires a grad.
  * Takes references to inputs and saved tensors. Returns the node or NULL. */
 ig_node *ig_record(ig_graph *g, ig_tensor *out, ig_backward_fn fn, int nin, ig_tensor *const *in,
