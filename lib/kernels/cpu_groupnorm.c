@@ -60,9 +60,9 @@ static void gn_sums_reduce(const gn_sums *s, int64_t c, double *out1, double *ou
 
 /* Per channel over pixels [p0, p1) of x (pixel stride c), in pixel order:
  * s1[j] = sum x, s2[j] = sum x^2 -- or, in the backward pass (dy given),
- * s1[j] = sum dy, s2[j] = sum dy * (x - mu[j]) * rs[j]. */
+ * s1[j] = sum dy, s2[j] = sum dy * x. Float products are exact in double,
+ * so sum dy * (x - mu) * rs is taken afterwards as rs (s2 - mu s1). */
 IG_CPU_CLONES static void gn_moments(const float *restrict x, const float *restrict dy,
-                                     const float *restrict mu, const float *restrict rs,
                                      int64_t c, int64_t p0, int64_t p1, double *restrict s1,
                                      double *restrict s2)
 {
@@ -70,15 +70,12 @@ IG_CPU_CLONES static void gn_moments(const float *restrict x, const float *restr
     for (; j0 + GN_BLOCK <= c; j0 += GN_BLOCK) {
         double a1[GN_BLOCK] = {0}, a2[GN_BLOCK] = {0};
         if (dy) {
-            float m[GN_BLOCK], r[GN_BLOCK];
-            memcpy(m, mu + j0, sizeof m);
-            memcpy(r, rs + j0, sizeof r);
             for (int64_t p = p0; p < p1; p++) {
                 const float *xr = x + p * c + j0, *dr = dy + p * c + j0;
                 for (int jj = 0; jj < GN_BLOCK; jj++) {
-                    double xh = ((double)xr[jj] - m[jj]) * r[jj];
-                    a1[jj] += dr[jj];
-                    a2[jj] += dr[jj] * xh;
+                    double d = dr[jj];
+                    a1[jj] += d;
+                    a2[jj] += d * xr[jj];
                 }
             }
         } else {
@@ -99,15 +96,9 @@ IG_CPU_CLONES static void gn_moments(const float *restrict x, const float *restr
     for (int64_t p = p0; p < p1; p++) {
         const float *xr = x + p * c;
         for (int64_t j = j0; j < c; j++) {
-            if (dy) {
-                double xh = ((double)xr[j] - mu[j]) * rs[j];
-                s1[j] += dy[p * c + j];
-                s2[j] += dy[p * c + j] * xh;
-            } else {
-                double v = xr[j];
-                s1[j] += v;
-                s2[j] += v * v;
-            }
+            double v = xr[j], d = dy ? dy[p * c + j] : v;
+            s1[j] += d;
+            s2[j] += d * v;
         }
     }
 }
@@ -117,7 +108,6 @@ IG_CPU_CLONES static void gn_moments(const float *restrict x, const float *restr
  * fed to SiLU (recomputed per channel); then as gn_moments with dy = dL/dz.
  * The gradient is converted once, here, for the input-gradient pass too. */
 IG_CPU_CLONES static void gn_moments_silu(const float *restrict x, float *restrict dyz,
-                                          const float *restrict mu, const float *restrict rs,
                                           const float *restrict sa, const float *restrict sb,
                                           int64_t c, int64_t p0, int64_t p1,
                                           double *restrict s1, double *restrict s2)
@@ -126,9 +116,7 @@ IG_CPU_CLONES static void gn_moments_silu(const float *restrict x, float *restri
     int64_t j0 = 0;
     for (; j0 + GN_BLOCK <= c; j0 += GN_BLOCK) {
         double a1[GN_BLOCK] = {0}, a2[GN_BLOCK] = {0};
-        float m[GN_BLOCK], r[GN_BLOCK], ka[GN_BLOCK], kb[GN_BLOCK];
-        memcpy(m, mu + j0, sizeof m);
-        memcpy(r, rs + j0, sizeof r);
+        float ka[GN_BLOCK], kb[GN_BLOCK];
         memcpy(ka, sa + j0, sizeof ka);
         memcpy(kb, sb + j0, sizeof kb);
         for (int64_t p = p0; p < p1; p++) {
@@ -137,9 +125,9 @@ IG_CPU_CLONES static void gn_moments_silu(const float *restrict x, float *restri
             for (int jj = 0; jj < GN_BLOCK; jj++) {
                 float gz = ig_silu_grad_vec(dr[jj], xr[jj] * ka[jj] + kb[jj], &eb);
                 dr[jj] = gz;
-                double xh = ((double)xr[jj] - m[jj]) * r[jj];
-                a1[jj] += gz;
-                a2[jj] += gz * xh;
+                double d = gz;
+                a1[jj] += d;
+                a2[jj] += d * xr[jj];
             }
         }
         memcpy(s1 + j0, a1, sizeof a1);
@@ -152,9 +140,9 @@ IG_CPU_CLONES static void gn_moments_silu(const float *restrict x, float *restri
         for (int64_t j = j0; j < c; j++) {
             float gz = ig_silu_grad_vec(dr[j], xr[j] * sa[j] + sb[j], &eb);
             dr[j] = gz;
-            double xh = ((double)xr[j] - mu[j]) * rs[j];
-            s1[j] += gz;
-            s2[j] += gz * xh;
+            double d = gz;
+            s1[j] += d;
+            s2[j] += d * xr[j];
         }
     }
 }
@@ -177,20 +165,17 @@ IG_CPU_CLONES static void gn_affine(const float *restrict x, int64_t xs, float *
     }
 }
 
-/* dx = rs * (gm * dy - k1 - xhat * k2), xhat = (x - mu) * rs, per channel. */
+/* dx = ka dy + kb x + kc per channel: rs (gm dy - k1 - xhat k2) with
+ * xhat = (x - mu) rs, the per-channel constants folded beforehand. */
 IG_CPU_CLONES static void gn_input_grad(const float *restrict x, const float *restrict dy,
                                         float *restrict dx, int64_t c, int64_t p0, int64_t p1,
-                                        const float *restrict gm, const float *restrict mu,
-                                        const float *restrict rs, const float *restrict k1,
-                                        const float *restrict k2)
+                                        const float *restrict ka, const float *restrict kb,
+                                        const float *restrict kc)
 {
     for (int64_t p = p0; p < p1; p++) {
         const float *xr = x + p * c, *dr = dy + p * c;
         float *o = dx + p * c;
-        for (int64_t j = 0; j < c; j++) {
-            float xh = (xr[j] - mu[j]) * rs[j];
-            o[j] = rs[j] * (gm[j] * dr[j] - k1[j] - xh * k2[j]);
-        }
+        for (int64_t j = 0; j < c; j++) o[j] = ka[j] * dr[j] + kb[j] * xr[j] + kc[j];
     }
 }
 
@@ -233,10 +218,9 @@ i2ig_status ig_k_groupnorm_fwd_cat(ig_engine *e, int64_t n, int64_t hw, int64_t 
 #pragma omp parallel for schedule(static) num_threads(chunks)
         for (int k = 0; k < chunks; k++) {
             int64_t p0 = hw * k / chunks, p1 = hw * (k + 1) / chunks;
-            gn_moments(xs1, NULL, NULL, NULL, c1, p0, p1, s.s1 + (size_t)k * c,
-                       s.s2 + (size_t)k * c);
+            gn_moments(xs1, NULL, c1, p0, p1, s.s1 + (size_t)k * c, s.s2 + (size_t)k * c);
             if (c2)
-                gn_moments(xs2, NULL, NULL, NULL, c2, p0, p1, s.s1 + (size_t)k * c + c1,
+                gn_moments(xs2, NULL, c2, p0, p1, s.s1 + (size_t)k * c + c1,
                            s.s2 + (size_t)k * c + c1);
         }
         gn_sums_reduce(&s, c, t1, t2);
@@ -281,50 +265,52 @@ i2ig_status ig_k_groupnorm_bwd(ig_engine *e, int64_t n, int64_t hw, int64_t c, i
     const int64_t cg = c / groups;
     gn_sums s;
     double *t1 = malloc(2 * (size_t)c * sizeof(double));
-    float *mu_c = malloc(7 * (size_t)c * sizeof(float));
-    if (!gn_sums_alloc(&s, chunks, c) || !t1 || !mu_c) {
+    float *ka = malloc(5 * (size_t)c * sizeof(float));
+    if (!gn_sums_alloc(&s, chunks, c) || !t1 || !ka) {
         gn_sums_free(&s);
         free(t1);
-        free(mu_c);
+        free(ka);
         return ig_fail(I2IG_ERR_OUT_OF_MEMORY, "GroupNorm backward");
     }
     double *t2 = t1 + c;
-    float *rs_c = mu_c + c, *k1 = mu_c + 2 * c, *k2 = mu_c + 3 * c, *gm_c = mu_c + 4 * c;
-    float *sa = mu_c + 5 * c, *sb = mu_c + 6 * c;
-    for (int64_t j = 0; j < c; j++) gm_c[j] = gamma ? gamma[j] : 1.0f;
+    float *kb = ka + c, *kc = ka + 2 * c, *sa = ka + 3 * c, *sb = ka + 4 * c;
     for (int64_t ni = 0; ni < n; ni++) {
         const float *xs = x + ni * hw * c;
         float *dys = dy + ni * hw * c;
         float *dxs = dx + ni * hw * c;
         for (int64_t j = 0; j < c; j++) {
-            mu_c[j] = mean[ni * groups + j / cg];
-            rs_c[j] = rstd[ni * groups + j / cg];
             /* the forward's affine coefficients, from the saved statistics */
-            double gm = gm_c[j], rs = rs_c[j];
+            double gm = gamma ? gamma[j] : 1.0, mu = mean[ni * groups + j / cg],
+                   rs = rstd[ni * groups + j / cg];
             sa[j] = (float)(gm * rs);
-            sb[j] = (float)((beta ? beta[j] : 0.0) - (double)mu_c[j] * rs * gm);
+            sb[j] = (float)((beta ? beta[j] : 0.0) - mu * rs * gm);
         }
-        /* Per channel: sum(dy) and sum(dy * xhat). */
+        /* Per channel: sum(dy) and sum(dy * x). */
 #pragma omp parallel for schedule(static) num_threads(chunks)
         for (int k = 0; k < chunks; k++) {
             int64_t p0 = hw * k / chunks, p1 = hw * (k + 1) / chunks;
             double *s1 = s.s1 + (size_t)k * c, *s2 = s.s2 + (size_t)k * c;
-            if (silu) gn_moments_silu(xs, dys, mu_c, rs_c, sa, sb, c, p0, p1, s1, s2);
-            else gn_moments(xs, dys, mu_c, rs_c, c, p0, p1, s1, s2);
+            if (silu) gn_moments_silu(xs, dys, sa, sb, c, p0, p1, s1, s2);
+            else gn_moments(xs, dys, c, p0, p1, s1, s2);
         }
         gn_sums_reduce(&s, c, t1, t2);
         const double count = (double)hw * (double)cg;
         for (int64_t g = 0; g < groups; g++) {
+            const double mu = mean[ni * groups + g], rs = rstd[ni * groups + g];
             double sg = 0, sgx = 0;
             for (int64_t j = g * cg; j < (g + 1) * cg; j++) {
                 double gm = gamma ? gamma[j] : 1.0;
+                t2[j] = rs * (t2[j] - mu * t1[j]); /* sum(dy * xhat) */
                 sg += gm * t1[j];
                 sgx += gm * t2[j];
             }
+            /* dx = rs (gm dy - sg/M - xhat sgx/M), xhat = (x - mu) rs */
+            const double k1 = sg / count, k2 = sgx / count;
             for (int64_t j = g * cg; j < (g + 1) * cg; j++) {
-                /* dx = rstd * (gamma*dy - sg/M - xhat * sgx/M) = A*dy + B*x + C */
-                k1[j] = (float)(sg / count);
-                k2[j] = (float)(sgx / count);
+                double gm = gamma ? gamma[j] : 1.0;
+                ka[j] = (float)(rs * gm);
+                kb[j] = (float)(-rs * rs * k2);
+                kc[j] = (float)(rs * (mu * rs * k2 - k1));
             }
         }
         for (int64_t j = 0; j < c; j++) {
@@ -333,11 +319,10 @@ i2ig_status ig_k_groupnorm_bwd(ig_engine *e, int64_t n, int64_t hw, int64_t c, i
         }
 #pragma omp parallel for schedule(static) num_threads(chunks)
         for (int k = 0; k < chunks; k++)
-            gn_input_grad(xs, dys, dxs, c, hw * k / chunks, hw * (k + 1) / chunks, gm_c, mu_c,
-                          rs_c, k1, k2);
+            gn_input_grad(xs, dys, dxs, c, hw * k / chunks, hw * (k + 1) / chunks, ka, kb, kc);
     }
     gn_sums_free(&s);
     free(t1);
-    free(mu_c);
+    free(ka);
     return I2IG_OK;
 }

@@ -166,6 +166,10 @@ check("groupnorm 32 of 1 + silu", "groupnorm", [rnd(1, 8, 8, 32), rnd(32), rnd(3
       gn_ref(32, 1e-5, True), ip=(32, 1), fp=(1e-5,))
 check("groupnorm eps1e-6 128ch", "groupnorm", [rnd(2, 4, 4, 128), rnd(128), rnd(128)],
       gn_ref(32, 1e-6, False), ip=(32, 0), fp=(1e-6,))
+# Far from zero mean: the backward takes sum(dy * xhat) as rs (sum(dy x) - mu sum(dy)).
+# (No finite differences here: a float32 step on inputs near 50 is too coarse.)
+check("groupnorm, inputs offset by 50", "groupnorm", [rnd(2, 5, 4, 64) + 50, rnd(64), rnd(64)],
+      gn_ref(32, 1e-5, True), ip=(32, 1), fp=(1e-5,), fd=False)
 # Without gradients the SiLU is fused into the normalisation pass (its own
 # vectorised exp); wide inputs reach the clamped ends of that exp. 96
 # channels run three register blocks of 32, 48 channels one block and a tail.
