@@ -164,8 +164,7 @@ i2ig_status ig_k_conv_bwd_weights(ig_engine *e, const ig_conv_shape *s, const fl
         float *target = accumulate ? tmp_plain : dw;
         if (dnnl_memory_desc_equal(dw_md, &m.wplain)) memcpy(target, tmp, nw * sizeof(float));
         else st = ig_reorder(e, dw_md, tmp, &m.wplain, target);
-        if (st == I2IG_OK && accumulate)
-            for (size_t i = 0; i < nw; i++) dw[i] += tmp_plain[i];
+        if (st == I2IG_OK && accumulate) ig_k_add_into(e, nw, dw, tmp_plain);
     }
     if (st == I2IG_OK && tmp_b)
         for (int i = 0; i < s->co; i++) db[i] += tmp_b[i];
