@@ -527,12 +527,15 @@ static ig_tensor *conv1x1_cat(ig_graph *g, resblock *r, ig_tensor *a, ig_tensor 
 static ig_tensor *res_middle(ig_graph *g, const ig_unet_cfg *c, resblock *r, ig_tensor *h,
                              ig_tensor *semb)
 {
-    /* + Linear(SiLU(emb)) broadcast over the pixels. For one image it is a
-     * per-channel constant: folded into the convolution's bias, which saves
-     * a pass over the feature map (and, on a tape, the reduction of its
-     * gradient: the convolution's bias gradient is that sum). */
+    /* + Linear(SiLU(emb)) broadcast over the pixels. Without a tape and for
+     * one image it is a per-channel constant: folded into the convolution's
+     * bias, which saves a pass over the feature map. (Folding it on a tape
+     * too is equivalent in exact arithmetic and saved ~20 ms per paper
+     * training step, but its different rounding sent the bundled demo
+     * recipe, which is chaotic from about step 16, into a degenerate run:
+     * identity loss ~0.8 throughout; the demo is trained without it.) */
     ig_tensor *e = ig_linear(g, semb, r->emb_w, r->emb_b);
-    if (e && e->shape[0] == 1) {
+    if (e && e->shape[0] == 1 && !g->recording) {
         int64_t s1[1] = {e->shape[1]};
         ig_swap(&e, ig_reshape(g, e, 1, s1));
         ig_swap(&e, ig_add(g, e, r->conv1_b));
