@@ -15,7 +15,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 out=${1:-examples/models/demo-t1-pd.i2ig}
-steps=${2:-1000}
+steps=${2:-750}
 bash tools/setup-debian.sh train-demo
 [ -f build/build.ninja ] || meson setup build --buildtype=release
 meson compile -C build

@@ -530,10 +530,10 @@ static ig_tensor *res_middle(ig_graph *g, const ig_unet_cfg *c, resblock *r, ig_
     /* + Linear(SiLU(emb)) broadcast over the pixels. Without a tape and for
      * one image it is a per-channel constant: folded into the convolution's
      * bias, which saves a pass over the feature map. (Folding it on a tape
-     * too is equivalent in exact arithmetic and saved ~20 ms per paper
-     * training step, but its different rounding sent the bundled demo
-     * recipe, which is chaotic from about step 16, into a degenerate run:
-     * identity loss ~0.8 throughout; the demo is trained without it.) */
+     * too is equivalent in exact arithmetic and saves that pass in training,
+     * but its different rounding sent the bundled demo recipe, which is
+     * chaotic from about step 16, into a degenerate run: identity loss ~0.8
+     * throughout; the demo is trained without it.) */
     ig_tensor *e = ig_linear(g, semb, r->emb_w, r->emb_b);
     if (e && e->shape[0] == 1 && !g->recording) {
         int64_t s1[1] = {e->shape[1]};
