@@ -14,7 +14,11 @@ IG_CPU_CLONES static void add_range(float *restrict dst, const float *restrict s
     for (size_t i = 0; i < n; i++) dst[i] += src[i];
 }
 
-static int chunks_for(ig_engine *e, size_t n);
+/* Below ~256 KB a second thread costs more than it saves. */
+static int chunks_for(ig_engine *e, size_t n)
+{
+    return n >= ((size_t)1 << 16) ? ig_engine_threads(e) : 1;
+}
 
 void ig_k_add_into(ig_engine *e, size_t n, float *dst, const float *src)
 {
@@ -28,12 +32,6 @@ void ig_k_add_into(ig_engine *e, size_t n, float *dst, const float *src)
         size_t a = n * (size_t)c / (size_t)chunks, b = n * (size_t)(c + 1) / (size_t)chunks;
         add_range(dst + a, src + a, b - a);
     }
-}
-
-/* Below ~256 KB a second thread costs more than it saves. */
-static int chunks_for(ig_engine *e, size_t n)
-{
-    return n >= ((size_t)1 << 16) ? ig_engine_threads(e) : 1;
 }
 
 void ig_k_copy(ig_engine *e, size_t n, float *dst, const float *src)

@@ -123,8 +123,7 @@ void ig_grad_pass(ig_graph *g, ig_node *n, ig_tensor *t)
 {
     ig_tensor *dy = n->out->grad;
     if (!t || !t->requires_grad || g->status != I2IG_OK) return;
-    if (!t->grad && dy->refs == 1 && dy->storage && dy->storage->refs == 1 &&
-        dy->numel == t->numel) {
+    if (!t->grad && ig_t_exclusive(dy) && dy->numel == t->numel) {
         dy->ndim = t->ndim;
         memcpy(dy->shape, t->shape, sizeof dy->shape);
         t->grad = dy;

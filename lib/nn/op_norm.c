@@ -73,7 +73,7 @@ static void groupnorm_backward(ig_graph *g, ig_node *n)
      * in place: in dy itself when nothing else holds it (the walk frees it
      * after this node), else in a copy. */
     float *dyz = dy->data, *dy_copy = NULL;
-    if (silu && (dy->refs != 1 || !dy->storage || dy->storage->refs != 1)) {
+    if (silu && !ig_t_exclusive(dy)) {
         dyz = dy_copy = ig_engine_alloc(g->e, dy->numel);
         if (!dy_copy) {
             ig_graph_fail(g, ig_fail(I2IG_ERR_OUT_OF_MEMORY, "GroupNorm backward"));

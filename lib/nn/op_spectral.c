@@ -63,15 +63,15 @@ static void w_times_par(int threads, const float *W, int64_t rows, int64_t cols,
         w_times(W, cols, rows * t / threads, rows * (t + 1) / threads, vv, out);
 }
 
-/* dw += dy / sigma - k u v^T, rows [r0, r1) */
-IG_CPU_CLONES static void spectral_grad(const float *restrict dy, const float *restrict u,
+/* dw += g - k u v^T, rows [r0, r1) */
+IG_CPU_CLONES static void spectral_grad(const float *restrict g, const float *restrict u,
                                         const float *restrict v, int64_t r0, int64_t r1,
-                                        int64_t cols, double sigma, double k, float *restrict dw)
+                                        int64_t cols, double k, float *restrict dw)
 {
     for (int64_t r = r0; r < r1; r++)
         for (int64_t c = 0; c < cols; c++) {
             size_t i = (size_t)(r * cols + c);
-            dw[i] += (float)(dy[i] / sigma - k * u[r] * v[c]);
+            dw[i] += (float)(g[i] - k * u[r] * v[c]);
         }
 }
 
@@ -145,7 +145,7 @@ static void spectral_view_backward(ig_graph *g, ig_node *n)
     double k = dot_blocked(threads, gt->data, w->data, w->numel) / n->p.d[0];
     /* G becomes dL/dW in place when nothing else holds it; then it is
      * handed over (or added) as is. */
-    bool own = gt->refs == 1 && gt->storage && gt->storage->refs == 1;
+    bool own = ig_t_exclusive(gt);
     float *dst = own ? gt->data : ig_grad_buf(g, w);
     if (!dst) return;
     const float *src = gt->data;
@@ -153,7 +153,7 @@ static void spectral_view_backward(ig_graph *g, ig_node *n)
     for (int t = 0; t < threads; t++) {
         int64_t r0 = rows * t / threads, r1 = rows * (t + 1) / threads;
         if (own) spectral_fix(dst, u, v, r0, r1, cols, k);
-        else spectral_grad(src, u, v, r0, r1, cols, 1.0, k, dst);
+        else spectral_grad(src, u, v, r0, r1, cols, k, dst);
     }
     if (own) ig_grad_pass(g, n, w);
 }

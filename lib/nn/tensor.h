@@ -146,6 +146,13 @@ static inline ig_tensor *ig_swap(ig_tensor **slot, ig_tensor *t)
     return t;
 }
 
+/* True when nothing but t holds t's memory: a backward function may then
+ * reuse it (an output gradient the reverse walk frees after the node). */
+static inline bool ig_t_exclusive(const ig_tensor *t)
+{
+    return t->refs == 1 && t->storage && t->storage->refs == 1;
+}
+
 /* Gradient accumulation used by backward functions: t->grad += src (or a
  * copy of src when t has no gradient yet). No-op unless t requires one. */
 void ig_grad_add(ig_graph *g, ig_tensor *t, const float *src);
