@@ -137,15 +137,16 @@ i2ig_status ig_k_matmul(ig_engine *e, const ig_mm_shape *s, const float *a, cons
  * version (the engine's packed-weight cache, as for convolutions): a linear
  * layer's input gradient dX = dY W. With W plain, oneDNN 2.6's matmul ran
  * 197x768 . 768x3072 at 105 GFLOP/s; packed, at 250. */
+i2ig_status ig_k_matmul_packed_b(ig_engine *e, int64_t m, int64_t n, int64_t k, const float *a,
+                                 ig_wref b, int accumulate, float *c);
 /* C[m, n] (+= when accumulate) = A^T B with A stored k x m and B k x n, row
  * major: a weight gradient dW = dY^T X. On dnnl_sgemm, not the matmul
  * primitive: for these shapes oneDNN 2.6's primitive copies the transposed
- * operand first (197x768 . 197x3072: 3.9 ms against sgemm's 2.8 ms; equal or
- * slower on every weight-gradient shape of the three networks). */
+ * operand first (197x768 . 197x3072: 3.9 ms against sgemm's 2.8 ms; on the
+ * other weight-gradient shapes of the three networks at most 3 % faster,
+ * mostly slower). */
 i2ig_status ig_k_matmul_at_b(ig_engine *e, int64_t m, int64_t n, int64_t k, const float *a,
                              const float *b, int accumulate, float *c);
-i2ig_status ig_k_matmul_packed_b(ig_engine *e, int64_t m, int64_t n, int64_t k, const float *a,
-                                 ig_wref b, int accumulate, float *c);
 
 /* ---- element-wise activations ------------------------------------------- */
 
