@@ -23,11 +23,7 @@ static int chunks_for(ig_engine *e, size_t n)
 void ig_k_add_into(ig_engine *e, size_t n, float *dst, const float *src)
 {
     int chunks = chunks_for(e, n);
-    if (chunks < 2) {
-        add_range(dst, src, n);
-        return;
-    }
-#pragma omp parallel for schedule(static) num_threads(chunks)
+#pragma omp parallel for schedule(static) num_threads(chunks) if (chunks > 1)
     for (int c = 0; c < chunks; c++) {
         size_t a = n * (size_t)c / (size_t)chunks, b = n * (size_t)(c + 1) / (size_t)chunks;
         add_range(dst + a, src + a, b - a);
