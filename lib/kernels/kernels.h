@@ -110,6 +110,27 @@ i2ig_status ig_k_conv_bwd_data(ig_engine *e, const ig_conv_shape *s, const float
 i2ig_status ig_k_conv_bwd_weights(ig_engine *e, const ig_conv_shape *s, const float *x,
                                   const float *dy, float *dw, float *db, int accumulate);
 
+/* Weight gradients in the layout the backward-weights primitive writes
+ * (oneDNN's blocked, padded layout; not PyTorch order). Un-blocking into
+ * PyTorch order took a third of an 8x8 convolution's weight-gradient pass,
+ * so training sums every use's gradient in this layout and un-blocks it once
+ * per weight and backward pass (lib/nn/graph.c). */
+/* Floats such a gradient takes (padding included). */
+i2ig_status ig_k_conv_wgrad_size(ig_engine *e, const ig_conv_shape *s, int has_bias,
+                                 size_t *nfloats);
+/* *same = 1 when convolutions a and b write weight gradients in one layout
+ * (one can be summed onto the other). */
+i2ig_status ig_k_conv_wgrad_same_layout(ig_engine *e, const ig_conv_shape *a, int bias_a,
+                                        const ig_conv_shape *b, int bias_b, int *same);
+/* dw_blocked (+)= dL/dw in that layout (acc_w), db (+)= sum(dy) (acc_b;
+ * db may be NULL). */
+i2ig_status ig_k_conv_bwd_weights_blocked(ig_engine *e, const ig_conv_shape *s, const float *x,
+                                          const float *dy, float *dw_blocked, int acc_w,
+                                          float *db, int acc_b);
+/* dw[Co,Ci,KH,KW] (+)= dw_blocked in PyTorch order. */
+i2ig_status ig_k_conv_wgrad_unblock(ig_engine *e, const ig_conv_shape *s, int has_bias,
+                                    const float *dw_blocked, float *dw, int accumulate);
+
 /* ---- matrix products ----------------------------------------------------- */
 
 /* C[b] = alpha * op(A[b]) op(B[b]) (+ bias) (+ C[b] if accumulate), for b over

@@ -120,56 +120,119 @@ i2ig_status ig_k_conv_bwd_data(ig_engine *e, const ig_conv_shape *s, const float
     return ig_prim_exec(e, p, ptrs);
 }
 
+static i2ig_status bwd_weights_prim(ig_engine *e, const ig_conv_shape *s, int has_bias,
+                                    ig_prim **out)
+{
+    IG_TRY(check_shape(s));
+    ig_key key = conv_key(IG_PK_CONV_BWD_WEIGHTS, s, has_bias, e->threads);
+    if ((*out = ig_prim_find(e, &key))) return I2IG_OK;
+    conv_mds m;
+    IG_TRY(conv_mds_init(s, &m));
+    ig_prim *fwd;
+    IG_TRY(conv_fwd_prim(e, s, has_bias, 0, &fwd));
+    dnnl_convolution_desc_t cd;
+    IG_DNNL(dnnl_convolution_backward_weights_desc_init(
+                &cd, dnnl_convolution_direct, &m.src, &m.wany, has_bias ? &m.bias : NULL, &m.dst,
+                m.strides, m.pad, m.pad),
+            "convolution backward-weights descriptor");
+    const int ids_b[] = {DNNL_ARG_SRC, DNNL_ARG_DIFF_DST, DNNL_ARG_DIFF_WEIGHTS, DNNL_ARG_DIFF_BIAS};
+    return ig_prim_create(e, &key, &cd, NULL, fwd->pd, has_bias ? 4 : 3, ids_b, out);
+}
+
+static size_t wgrad_floats(const ig_prim *p)
+{
+    return dnnl_memory_desc_get_size(ig_prim_md(p, DNNL_ARG_DIFF_WEIGHTS)) / sizeof(float);
+}
+
+/* dw (in p's layout) and db: written, or added to through a temporary
+ * (oneDNN's backward-weights primitive has no accumulating mode). */
+static i2ig_status bwd_weights_exec(ig_engine *e, ig_prim *p, const ig_conv_shape *s,
+                                    const float *x, const float *dy, float *dw, int acc_w,
+                                    float *db, int acc_b)
+{
+    size_t nw = wgrad_floats(p);
+    float *tmp_w = acc_w ? ig_engine_alloc(e, nw) : NULL;
+    float *tmp_b = db && acc_b ? ig_engine_alloc(e, (size_t)s->co) : NULL;
+    i2ig_status st = I2IG_OK;
+    if ((acc_w && !tmp_w) || (db && acc_b && !tmp_b))
+        st = ig_fail(I2IG_ERR_OUT_OF_MEMORY, "convolution weight gradient");
+    if (st == I2IG_OK) {
+        void *ptrs[] = {(void *)x, (void *)dy, tmp_w ? tmp_w : dw, tmp_b ? tmp_b : db};
+        st = ig_prim_exec(e, p, ptrs);
+    }
+    if (st == I2IG_OK && tmp_w) ig_k_add_into(e, nw, dw, tmp_w);
+    if (st == I2IG_OK && tmp_b)
+        for (int i = 0; i < s->co; i++) db[i] += tmp_b[i];
+    ig_engine_release(e, tmp_w, nw);
+    ig_engine_release(e, tmp_b, (size_t)s->co);
+    return st;
+}
+
+i2ig_status ig_k_conv_wgrad_size(ig_engine *e, const ig_conv_shape *s, int has_bias,
+                                 size_t *nfloats)
+{
+    ig_prim *p;
+    IG_TRY(bwd_weights_prim(e, s, has_bias != 0, &p));
+    *nfloats = wgrad_floats(p);
+    return I2IG_OK;
+}
+
+i2ig_status ig_k_conv_wgrad_same_layout(ig_engine *e, const ig_conv_shape *a, int bias_a,
+                                        const ig_conv_shape *b, int bias_b, int *same)
+{
+    ig_prim *pa, *pb;
+    IG_TRY(bwd_weights_prim(e, a, bias_a != 0, &pa));
+    IG_TRY(bwd_weights_prim(e, b, bias_b != 0, &pb));
+    *same = dnnl_memory_desc_equal(ig_prim_md(pa, DNNL_ARG_DIFF_WEIGHTS),
+                                   ig_prim_md(pb, DNNL_ARG_DIFF_WEIGHTS));
+    return I2IG_OK;
+}
+
+i2ig_status ig_k_conv_bwd_weights_blocked(ig_engine *e, const ig_conv_shape *s, const float *x,
+                                          const float *dy, float *dw_blocked, int acc_w,
+                                          float *db, int acc_b)
+{
+    ig_prim *p;
+    IG_TRY(bwd_weights_prim(e, s, db != NULL, &p));
+    return bwd_weights_exec(e, p, s, x, dy, dw_blocked, acc_w, db, acc_b);
+}
+
+i2ig_status ig_k_conv_wgrad_unblock(ig_engine *e, const ig_conv_shape *s, int has_bias,
+                                    const float *dw_blocked, float *dw, int accumulate)
+{
+    ig_prim *p;
+    IG_TRY(bwd_weights_prim(e, s, has_bias != 0, &p));
+    conv_mds m;
+    IG_TRY(conv_mds_init(s, &m));
+    const dnnl_memory_desc_t *md = ig_prim_md(p, DNNL_ARG_DIFF_WEIGHTS);
+    size_t nw = (size_t)s->co * s->ci * s->kh * s->kw;
+    float *target = accumulate ? ig_engine_alloc(e, nw) : dw;
+    if (!target) return ig_fail(I2IG_ERR_OUT_OF_MEMORY, "convolution weight gradient");
+    i2ig_status st = I2IG_OK;
+    if (dnnl_memory_desc_equal(md, &m.wplain)) memcpy(target, dw_blocked, nw * sizeof(float));
+    else st = ig_reorder(e, md, dw_blocked, &m.wplain, target);
+    if (accumulate) {
+        if (st == I2IG_OK) ig_k_add_into(e, nw, dw, target);
+        ig_engine_release(e, target, nw);
+    }
+    return st;
+}
+
 i2ig_status ig_k_conv_bwd_weights(ig_engine *e, const ig_conv_shape *s, const float *x,
                                   const float *dy, float *dw, float *db, int accumulate)
 {
-    IG_TRY(check_shape(s));
     int has_bias = db != NULL;
-    ig_key key = conv_key(IG_PK_CONV_BWD_WEIGHTS, s, has_bias, e->threads);
-    ig_prim *p = ig_prim_find(e, &key);
+    ig_prim *p;
+    IG_TRY(bwd_weights_prim(e, s, has_bias, &p));
     conv_mds m;
     IG_TRY(conv_mds_init(s, &m));
-    if (!p) {
-        ig_prim *fwd;
-        IG_TRY(conv_fwd_prim(e, s, has_bias, 0, &fwd));
-        dnnl_convolution_desc_t cd;
-        IG_DNNL(dnnl_convolution_backward_weights_desc_init(
-                    &cd, dnnl_convolution_direct, &m.src, &m.wany, has_bias ? &m.bias : NULL,
-                    &m.dst, m.strides, m.pad, m.pad),
-                "convolution backward-weights descriptor");
-        const int ids_b[] = {DNNL_ARG_SRC, DNNL_ARG_DIFF_DST, DNNL_ARG_DIFF_WEIGHTS,
-                             DNNL_ARG_DIFF_BIAS};
-        IG_TRY(ig_prim_create(e, &key, &cd, NULL, fwd->pd, has_bias ? 4 : 3, ids_b, &p));
-    }
-    const dnnl_memory_desc_t *dw_md = ig_prim_md(p, DNNL_ARG_DIFF_WEIGHTS);
-    size_t nw = (size_t)s->co * s->ci * s->kh * s->kw;
-    int direct = dnnl_memory_desc_equal(dw_md, &m.wplain) && !accumulate;
-    float *tmp = NULL, *tmp_plain = NULL, *tmp_b = NULL;
-    i2ig_status st = I2IG_OK;
-    if (!direct) {
-        tmp = ig_engine_alloc(e, dnnl_memory_desc_get_size(dw_md) / sizeof(float));
-        tmp_plain = accumulate ? ig_engine_alloc(e, nw) : NULL;
-        if (!tmp || (accumulate && !tmp_plain)) st = ig_fail(I2IG_ERR_OUT_OF_MEMORY, "conv grad");
-    }
-    if (st == I2IG_OK && has_bias && accumulate) {
-        tmp_b = ig_engine_alloc(e, (size_t)s->co);
-        if (!tmp_b) st = ig_fail(I2IG_ERR_OUT_OF_MEMORY, "conv grad");
-    }
-    if (st == I2IG_OK) {
-        void *ptrs[] = {(void *)x, (void *)dy, direct ? (void *)dw : (void *)tmp,
-                        tmp_b ? (void *)tmp_b : (void *)db};
-        st = ig_prim_exec(e, p, ptrs);
-    }
-    if (st == I2IG_OK && !direct) {
-        float *target = accumulate ? tmp_plain : dw;
-        if (dnnl_memory_desc_equal(dw_md, &m.wplain)) memcpy(target, tmp, nw * sizeof(float));
-        else st = ig_reorder(e, dw_md, tmp, &m.wplain, target);
-        if (st == I2IG_OK && accumulate) ig_k_add_into(e, nw, dw, tmp_plain);
-    }
-    if (st == I2IG_OK && tmp_b)
-        for (int i = 0; i < s->co; i++) db[i] += tmp_b[i];
-    if (tmp) ig_engine_release(e, tmp, dnnl_memory_desc_get_size(dw_md) / sizeof(float));
-    ig_engine_release(e, tmp_plain, nw);
-    ig_engine_release(e, tmp_b, (size_t)s->co);
+    if (!accumulate && dnnl_memory_desc_equal(ig_prim_md(p, DNNL_ARG_DIFF_WEIGHTS), &m.wplain))
+        return bwd_weights_exec(e, p, s, x, dy, dw, 0, db, 0);
+    size_t nb = wgrad_floats(p);
+    float *blk = ig_engine_alloc(e, nb);
+    if (!blk) return ig_fail(I2IG_ERR_OUT_OF_MEMORY, "convolution weight gradient");
+    i2ig_status st = bwd_weights_exec(e, p, s, x, dy, blk, 0, db, accumulate);
+    if (st == I2IG_OK) st = ig_k_conv_wgrad_unblock(e, s, has_bias, blk, dw, accumulate);
+    ig_engine_release(e, blk, nb);
     return st;
 }

@@ -25,8 +25,84 @@ static void node_free(ig_node *n)
     free(n);
 }
 
+/* Adds every blocked weight gradient to its leaf's grad (settle), or only
+ * frees them (a failed walk). */
+static void blocked_flush(ig_graph *g, bool settle)
+{
+    for (size_t i = 0; i < g->nblocked; i++) {
+        ig_blocked_grad *b = &g->blocked[i];
+        if (settle && g->status == I2IG_OK) {
+            ig_tensor *t = b->t;
+            int accumulate = t->grad != NULL;
+            if (!t->grad) t->grad = ig_t_new(g, t->ndim, t->shape);
+            if (t->grad) {
+                i2ig_status st = ig_k_conv_wgrad_unblock(g->e, &b->shape, b->has_bias, b->data,
+                                                         t->grad->data, accumulate);
+                if (st != I2IG_OK) ig_graph_fail(g, st);
+            }
+        }
+        ig_engine_release(g->e, b->data, b->nfloats);
+        ig_t_release(b->t);
+    }
+    free(g->blocked);
+    g->blocked = NULL;
+    g->nblocked = g->blocked_cap = 0;
+}
+
+float *ig_grad_blocked(ig_graph *g, ig_tensor *w, const ig_conv_shape *s, int has_bias,
+                       int *accumulate)
+{
+    if (!w || !w->requires_grad || g->status != I2IG_OK) return NULL;
+    for (size_t i = 0; i < g->nblocked; i++) {
+        ig_blocked_grad *b = &g->blocked[i];
+        if (b->t != w) continue;
+        int same = 0;
+        i2ig_status st = ig_k_conv_wgrad_same_layout(g->e, &b->shape, b->has_bias, s, has_bias, &same);
+        if (st != I2IG_OK) {
+            ig_graph_fail(g, st);
+            return NULL;
+        }
+        if (same) {
+            *accumulate = 1;
+            return b->data;
+        }
+        /* Another layout (a use of another shape): a buffer of its own,
+         * un-blocked into the same grad. */
+    }
+    if (g->nblocked == g->blocked_cap) {
+        size_t cap = g->blocked_cap ? 2 * g->blocked_cap : 64;
+        ig_blocked_grad *nb = realloc(g->blocked, cap * sizeof *nb);
+        if (!nb) {
+            ig_graph_fail(g, ig_fail(I2IG_ERR_OUT_OF_MEMORY, "autograd tape"));
+            return NULL;
+        }
+        g->blocked = nb;
+        g->blocked_cap = cap;
+    }
+    size_t nf = 0;
+    i2ig_status st = ig_k_conv_wgrad_size(g->e, s, has_bias, &nf);
+    if (st != I2IG_OK) {
+        ig_graph_fail(g, st);
+        return NULL;
+    }
+    float *data = ig_engine_alloc(g->e, nf);
+    if (!data) {
+        ig_graph_fail(g, ig_fail(I2IG_ERR_OUT_OF_MEMORY, "convolution weight gradient"));
+        return NULL;
+    }
+    ig_blocked_grad *b = &g->blocked[g->nblocked++];
+    b->t = ig_t_retain(w);
+    b->data = data;
+    b->nfloats = nf;
+    b->shape = *s;
+    b->has_bias = has_bias;
+    *accumulate = 0;
+    return data;
+}
+
 void ig_graph_clear(ig_graph *g)
 {
+    blocked_flush(g, false);
     for (size_t i = g->nnodes; i-- > 0;) node_free(g->nodes[i]);
     free(g->nodes);
     g->nodes = NULL;
@@ -166,5 +242,6 @@ i2ig_status ig_backward_from(ig_graph *g, ig_tensor *out, const float *grad_out)
     free(g->nodes);
     g->nodes = NULL;
     g->nnodes = g->cap = 0;
+    blocked_flush(g, true);
     return g->status;
 }

@@ -25,6 +25,18 @@ static void conv2d_backward(ig_graph *g, ig_node *n)
     ig_gradw_end(g, &gw);
     bool need_w = w->requires_grad, need_b = b && b->requires_grad;
     if (!need_w && !need_b) return;
+    if (need_w && !w->node) {
+        /* A model's weight: its gradient stays blocked until the walk ends. */
+        int acc_w = 0, acc_b = 0;
+        float *dwb = ig_grad_blocked(g, w, &s, need_b, &acc_w);
+        float *db = need_b ? ig_grad_dest(g, b, &acc_b) : NULL;
+        if (dwb && (!need_b || db)) {
+            i2ig_status st = ig_k_conv_bwd_weights_blocked(g->e, &s, x->data, dy, dwb, acc_w, db,
+                                                           acc_b);
+            if (st != I2IG_OK) ig_graph_fail(g, st);
+        }
+        return;
+    }
     /* The kernel writes both or adds to both: make the two agree. */
     int accumulate = (need_w && w->grad) || (need_b && b->grad);
     float *dw, *db = NULL;

@@ -81,12 +81,25 @@ struct ig_node {
     void *extra; /* freed with the node (malloc'd) */
 };
 
+/* A leaf's convolution weight gradient still in oneDNN's blocked layout
+ * (ig_grad_blocked); ig_backward adds it to the leaf's grad when its walk
+ * ends. */
+typedef struct ig_blocked_grad {
+    struct ig_tensor *t; /* a reference */
+    float *data;
+    size_t nfloats;
+    ig_conv_shape shape;
+    int has_bias;
+} ig_blocked_grad;
+
 struct ig_graph {
     ig_engine *e;
     i2ig_status status;
     bool recording;
     ig_node **nodes;
     size_t nnodes, cap;
+    ig_blocked_grad *blocked;
+    size_t nblocked, blocked_cap;
 };
 
 /* ---- graph ---------------------------------------------------------------- */
@@ -167,6 +180,14 @@ float *ig_grad_buf(ig_graph *g, ig_tensor *t);
  * absent (*accumulate = 0: overwrite it; 1: add to it) rather than zeroed
  * as ig_grad_buf does; NULL when t takes no gradient or the graph failed. */
 float *ig_grad_dest(ig_graph *g, ig_tensor *t, int *accumulate);
+/* The blocked-layout buffer (ig_k_conv_bwd_weights_blocked) that collects
+ * the weight gradient of leaf w from convolutions of shape s, created on
+ * first use of that layout (*accumulate = 0) and un-blocked into w->grad
+ * once, at the end of the backward walk: an 8x8 convolution's
+ * weight-gradient pass spent a third of its time un-blocking when every use
+ * did it. NULL when w takes no gradient or the graph failed. */
+float *ig_grad_blocked(ig_graph *g, ig_tensor *w, const ig_conv_shape *s, int has_bias,
+                       int *accumulate);
 /* Records a node for out when recording and some input requires a grad.
  * Takes references to inputs and saved tensors. Returns the node or NULL. */
 ig_node *ig_record(ig_graph *g, ig_tensor *out, ig_backward_fn fn, int nin, ig_tensor *const *in,

@@ -129,6 +129,28 @@ check("conv2d input grad only", "conv2d", [rnd(2, 5, 7, 3), rnd(4, 3, 3, 3), rnd
       conv_ref(1, 1), requires_grad=[True, False, False], ip=(1, 1))
 
 
+
+def conv_shared_ref(s0, p0, s1, p1):
+    """One weight and bias in two convolutions, outputs flattened and joined:
+    the weight gradient sums two uses (ours sums them in oneDNN's blocked
+    layout and un-blocks the sum once)."""
+    def f(x0, w, b, x1):
+        y0, y1 = conv_ref(s0, p0)(x0, w, b), conv_ref(s1, p1)(x1, w, b)
+        return torch.cat([y0.reshape(1, -1), y1.reshape(1, -1)], 1)
+    return f
+
+
+check("conv2d one weight twice, strides 1, 2", "conv2d_shared",
+      [rnd(2, 9, 11, 5), rnd(7, 5, 3, 3), rnd(7), rnd(1, 12, 10, 5)], conv_shared_ref(1, 1, 2, 1),
+      ip=(1, 1, 2, 1))
+check("conv2d one weight twice, 32->32", "conv2d_shared",
+      [rnd(1, 8, 8, 32), rnd(32, 32, 3, 3, scale=0.1), rnd(32), rnd(3, 5, 6, 32)],
+      conv_shared_ref(1, 1, 1, 1), ip=(1, 1, 1, 1), fd=False)
+check("conv2d one weight twice, two layouts", "conv2d_shared",
+      [rnd(1, 20, 20, 3), rnd(8, 3, 16, 16, scale=0.1), rnd(8), rnd(2, 32, 32, 3)],
+      conv_shared_ref(1, 8, 16, 8), ip=(1, 8, 16, 8), fd=False)  # plain (ref) and hwio (gemm)
+
+
 def conv1d_ref(x, w, b=None):
     k = w.shape[2]
     y = F.conv1d(F.pad(x.transpose(1, 2), (k // 2, k // 2), mode="circular"), w, b)

@@ -51,8 +51,27 @@ EXPORT void igt_adam(double lr, double b1, double b2, double eps, int64_t step, 
                      float *p, const float *g, float *m, float *v, int threads);
 EXPORT void igt_ema(float decay, size_t n, float *shadow, const float *p, int threads);
 
+/* One weight and bias used by two convolutions (inputs x[0] and x[3]; the
+ * first with stride ip[0] and padding ip[1], the second ip[2], ip[3]): both
+ * outputs flattened and joined, so that the weight gradient sums two uses. */
+static ig_tensor *conv2d_shared(ig_graph *g, ig_tensor **x, igt_io *io)
+{
+    ig_tensor *y[2], *flat[2];
+    for (int i = 0; i < 2; i++) {
+        y[i] = ig_conv2d(g, x[i ? 3 : 0], x[1], x[2], io->ip[2 * i], io->ip[2 * i + 1]);
+        int64_t shape[2] = {1, y[i] ? (int64_t)y[i]->numel : 1};
+        flat[i] = ig_reshape(g, y[i], 2, shape);
+        ig_t_release(y[i]);
+    }
+    ig_tensor *out = ig_concat_last(g, flat[0], flat[1]);
+    ig_t_release(flat[0]);
+    ig_t_release(flat[1]);
+    return out;
+}
+
 static ig_tensor *run(ig_graph *g, const char *op, ig_tensor **x, igt_io *io)
 {
+    if (!strcmp(op, "conv2d_shared")) return conv2d_shared(g, x, io);
     if (!strcmp(op, "conv2d")) return ig_conv2d(g, x[0], x[1], io->nin > 2 ? x[2] : NULL, io->ip[0], io->ip[1]);
     if (!strcmp(op, "conv1d_circular")) return ig_conv1d_circular(g, x[0], x[1], io->nin > 2 ? x[2] : NULL);
     if (!strcmp(op, "linear")) return ig_linear(g, x[0], x[1], io->nin > 2 ? x[2] : NULL);

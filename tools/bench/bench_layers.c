@@ -341,7 +341,7 @@ typedef struct conv_ctx {
     ig_engine *e;
     int repack;
     ig_conv_shape s;
-    float *x, *w, *b, *y, *dy, *dx, *dw, *db;
+    float *x, *w, *b, *y, *dy, *dx, *dw, *db, *dwb;
     ig_wref wr;
 } conv_ctx;
 
@@ -359,10 +359,19 @@ static i2ig_status conv_bwd_data(void *p)
     return ig_k_conv_bwd_data(c->e, &c->s, c->dy, c->wr, c->dx);
 }
 
+/* As training runs it: the weight gradient in the primitive's blocked layout
+ * (the first use of a weight in a backward pass; later uses add to it)... */
 static i2ig_status conv_bwd_weights(void *p)
 {
     conv_ctx *c = p;
-    return ig_k_conv_bwd_weights(c->e, &c->s, c->x, c->dy, c->dw, c->db, 0);
+    return ig_k_conv_bwd_weights_blocked(c->e, &c->s, c->x, c->dy, c->dwb, 0, c->db, 0);
+}
+
+/* ... and un-blocked into PyTorch order once per weight and backward pass. */
+static i2ig_status conv_unblock(void *p)
+{
+    conv_ctx *c = p;
+    return ig_k_conv_wgrad_unblock(c->e, &c->s, 1, c->dwb, c->dw, 0);
 }
 
 static int bench_conv(ig_engine *e, const bench_cfg *cfg, const layer *l)
@@ -383,6 +392,8 @@ static int bench_conv(ig_engine *e, const bench_cfg *cfg, const layer *l)
     c.dw = buf_rand(nw, 1);
     c.b = buf_rand((size_t)l->c, 0.1f);
     c.db = buf_rand((size_t)l->c, 1);
+    size_t nwb = 0;
+    if (ig_k_conv_wgrad_size(e, &s, 1, &nwb) == I2IG_OK) c.dwb = buf_rand(nwb, 1);
     /* A cached weight, as in inference and within one training step
      * (forward and backward-data then share one packing per update). */
     c.wr.data = c.w;
@@ -390,7 +401,7 @@ static int bench_conv(ig_engine *e, const bench_cfg *cfg, const layer *l)
     c.wr.version = 1;
     c.wr.owner = e;
     int rc = 1;
-    if (c.x && c.dx && c.y && c.dy && c.w && c.dw && c.b && c.db) {
+    if (c.x && c.dx && c.y && c.dy && c.w && c.dw && c.b && c.db && c.dwb) {
         char params[96];
         layer_params(l, params, sizeof params);
         double flop = 2.0 * (double)ny * l->b * 9;
@@ -401,9 +412,11 @@ static int bench_conv(ig_engine *e, const bench_cfg *cfg, const layer *l)
         if (!rc && !cfg->quick) print_row("conv", params, "bwd_data", flop, &st);
         if (!rc) rc = measure(cfg, "conv bwd_weights", NULL, conv_bwd_weights, &c, &st);
         if (!rc && !cfg->quick) print_row("conv", params, "bwd_weights", flop, &st);
+        if (!rc) rc = measure(cfg, "conv unblock", NULL, conv_unblock, &c, &st);
+        if (!rc && !cfg->quick) print_row("conv", params, "unblock", 0, &st);
     }
     ig_engine_forget_uid(e, c.wr.uid);
-    float *all[] = {c.x, c.dx, c.y, c.dy, c.w, c.dw, c.b, c.db};
+    float *all[] = {c.x, c.dx, c.y, c.dy, c.w, c.dw, c.b, c.db, c.dwb};
     for (size_t i = 0; i < sizeof all / sizeof all[0]; i++) ig_free_aligned(all[i]);
     return rc;
 }

@@ -53,11 +53,14 @@ def label(kind, params):
     return "LayerNorm %sx%s" % (d["rows"], d["cols"])
 
 
-def info_only(kind, params):
-    """Layers reported without a target: norms, and the generator's input
-    and output convolutions with a single channel on one side (memory-bound
-    by construction: one of 16 vector lanes carries data)."""
-    if kind in ("gnsilu", "ln"):
+def info_only(kind, params, pass_):
+    """Layers reported without a target: norms, the un-blocking of a
+    convolution's weight gradient into PyTorch order (once per weight and
+    backward pass, not per use; PyTorch has no such step), and the
+    generator's input and output convolutions with a single channel on one
+    side (memory-bound by construction: one of 16 vector lanes carries
+    data)."""
+    if kind in ("gnsilu", "ln") or pass_ == "unblock":
         return True
     if kind == "conv":
         d = params_of(params)
@@ -65,9 +68,9 @@ def info_only(kind, params):
     return False
 
 
-def verdict(kind, params, share, speed):
+def verdict(kind, params, pass_, share, speed):
     """(target text, result text) or (target, None) for info rows."""
-    if info_only(kind, params):
+    if info_only(kind, params, pass_):
         return "info", None
     target = ROOF_TARGET.get(kind)
     tgt = []
@@ -127,7 +130,7 @@ def main():
         g = gflops(r)
         share = g / roof if g else None
         speed = t["ms"] / r["ms"] if t else None
-        tgt, res = verdict(kind, params, share, speed)
+        tgt, res = verdict(kind, params, pass_, share, speed)
         count = notes.get((kind, params), (1, ""))[0]
         disturbed = r["foreign"] > NOISY or (t and t["foreign"] > NOISY)
         noisy += bool(disturbed)
