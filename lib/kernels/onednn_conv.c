@@ -96,10 +96,47 @@ i2ig_status ig_k_conv_fwd_acc(ig_engine *e, const ig_conv_shape *s, const float 
     return conv_fwd(e, s, x, w, b, y, 1);
 }
 
+/* wt[i][o][a][b] = w[o][i][kh-1-a][kw-1-b] */
+static void flip_transpose(const float *w, float *wt, const void *ctx)
+{
+    const ig_conv_shape *s = ctx;
+    const size_t k = (size_t)s->kh * (size_t)s->kw;
+    for (int o = 0; o < s->co; o++)
+        for (int i = 0; i < s->ci; i++) {
+            const float *src = w + ((size_t)o * (size_t)s->ci + (size_t)i) * k;
+            float *dst = wt + ((size_t)i * (size_t)s->co + (size_t)o) * k;
+            for (size_t j = 0; j < k; j++) dst[j] = src[k - 1 - j];
+        }
+}
+
+/* With stride 1 the input gradient is itself a forward convolution: of dy,
+ * with the weight flipped and transposed, padded by k - 1 - p. Measured side
+ * by side on the generator's 3x3 shapes (tools/bench/bench_layers), oneDNN's
+ * forward kernel did this 1.0-1.7x faster than its backward-data kernel
+ * (13 % less time over one generator backward), except with a single output
+ * channel (dy of one channel: 0.88x), which keeps the backward kernel. */
+static i2ig_status bwd_data_as_fwd(ig_engine *e, const ig_conv_shape *s, const float *dy,
+                                   ig_wref w, float *dx)
+{
+    ig_conv_shape t = {s->n, ig_conv_out_h(s), ig_conv_out_w(s), s->co, s->ci, s->kh, s->kw,
+                       1, 1, s->kh - 1 - s->ph, s->kw - 1 - s->pw};
+    ig_prim *p;
+    IG_TRY(conv_fwd_prim(e, &t, 0, 0, &p));
+    conv_mds m;
+    IG_TRY(conv_mds_init(&t, &m));
+    const float *wp;
+    IG_TRY(ig_pack_derived(e, w, 1, &m.wplain, ig_prim_md(p, DNNL_ARG_WEIGHTS), flip_transpose, s,
+                           &wp));
+    void *ptrs[] = {(void *)dy, (void *)wp, dx};
+    return ig_prim_exec(e, p, ptrs);
+}
+
 i2ig_status ig_k_conv_bwd_data(ig_engine *e, const ig_conv_shape *s, const float *dy, ig_wref w,
                                float *dx)
 {
     IG_TRY(check_shape(s));
+    if (s->sh == 1 && s->sw == 1 && s->ph < s->kh && s->pw < s->kw && s->co > 1 && w.data)
+        return bwd_data_as_fwd(e, s, dy, w, dx);
     ig_key key = conv_key(IG_PK_CONV_BWD_DATA, s, 0, e->threads);
     ig_prim *p = ig_prim_find(e, &key);
     conv_mds m;

@@ -403,12 +403,14 @@ i2ig_status ig_reorder(ig_engine *e, const dnnl_memory_desc_t *src_md, const voi
     return ig_prim_exec(e, &r->prim, ptrs);
 }
 
-/* A packed copy of w at its current version, in any layout, or NULL. */
+/* A packed copy of w itself (no derived variant) at its current version, in
+ * any layout, or NULL. */
 static const ig_packed *current_packed(const ig_engine *e, ig_wref w)
 {
     if (!w.uid) return NULL;
     for (const ig_packed *p = e->packed; p; p = p->next)
-        if (p->uid == w.uid && p->owner == w.owner && p->version == w.version) return p;
+        if (p->uid == w.uid && p->owner == w.owner && p->version == w.version && !p->variant)
+            return p;
     return NULL;
 }
 
@@ -428,6 +430,10 @@ i2ig_status ig_engine_unpack(ig_engine *e, ig_wref w, float *dst)
     return ig_reorder(e, &p->md, p->data, &plain, dst);
 }
 
+static i2ig_status pack(ig_engine *e, ig_wref w, int variant, const dnnl_memory_desc_t *user_md,
+                        const dnnl_memory_desc_t *want, ig_derive_fn derive, const void *ctx,
+                        const float **out);
+
 i2ig_status ig_pack_weights(ig_engine *e, ig_wref w, const dnnl_memory_desc_t *user_md,
                             const dnnl_memory_desc_t *want, const float **out)
 {
@@ -435,6 +441,23 @@ i2ig_status ig_pack_weights(ig_engine *e, ig_wref w, const dnnl_memory_desc_t *u
         *out = w.data;
         return I2IG_OK;
     }
+    return pack(e, w, 0, user_md, want, NULL, NULL, out);
+}
+
+i2ig_status ig_pack_derived(ig_engine *e, ig_wref w, int variant, const dnnl_memory_desc_t *user_md,
+                            const dnnl_memory_desc_t *want, ig_derive_fn derive, const void *ctx,
+                            const float **out)
+{
+    if (!w.data || variant < 1)
+        return ig_fail(I2IG_ERR_INTERNAL, "derived packing of weight %llu without its data",
+                       (unsigned long long)w.uid);
+    return pack(e, w, variant, user_md, want, derive, ctx, out);
+}
+
+static i2ig_status pack(ig_engine *e, ig_wref w, int variant, const dnnl_memory_desc_t *user_md,
+                        const dnnl_memory_desc_t *want, ig_derive_fn derive, const void *ctx,
+                        const float **out)
+{
     /* Without its plain data (an inference handle dropped it once packed),
      * a weight is repacked from the packed copy it has. */
     const ig_packed *from = w.data ? NULL : current_packed(e, w);
@@ -443,7 +466,9 @@ i2ig_status ig_pack_weights(ig_engine *e, ig_wref w, const dnnl_memory_desc_t *u
                        (unsigned long long)w.uid);
     ig_packed *p;
     for (p = e->packed; p; p = p->next)
-        if (p->uid == w.uid && p->owner == w.owner && dnnl_memory_desc_equal(&p->md, want)) break;
+        if (p->uid == w.uid && p->owner == w.owner && p->variant == variant &&
+            dnnl_memory_desc_equal(&p->md, want))
+            break;
     if (p && w.uid && p->version == w.version) {
         *out = p->data;
         return I2IG_OK;
@@ -461,13 +486,24 @@ i2ig_status ig_pack_weights(ig_engine *e, ig_wref w, const dnnl_memory_desc_t *u
         }
         p->uid = w.uid;
         p->owner = w.owner;
+        p->variant = variant;
         /* Uncached packings (uid 0) are kept on the list too and overwritten
          * by the next uncached use of the same layout. */
         p->next = e->packed;
         e->packed = p;
     }
-    i2ig_status st = from ? ig_reorder(e, &from->md, from->data, want, p->data)
-                          : ig_reorder(e, user_md, w.data, want, p->data);
+    i2ig_status st;
+    if (derive) {
+        size_t bytes = dnnl_memory_desc_get_size(user_md);
+        float *tmp = ig_engine_alloc(e, bytes / sizeof(float));
+        if (!tmp) return ig_fail(I2IG_ERR_OUT_OF_MEMORY, "packed weights of %zu bytes", bytes);
+        derive(w.data, tmp, ctx);
+        st = ig_reorder(e, user_md, tmp, want, p->data);
+        ig_engine_release(e, tmp, bytes / sizeof(float));
+    } else {
+        st = from ? ig_reorder(e, &from->md, from->data, want, p->data)
+                  : ig_reorder(e, user_md, w.data, want, p->data);
+    }
     if (st != I2IG_OK) return st;
     p->version = w.version;
     *out = p->data;

@@ -57,6 +57,7 @@ typedef struct ig_packed {
     const ig_engine *owner;
     uint64_t uid;
     uint64_t version;
+    int variant; /* 0: the weight itself; else a derived weight (ig_pack_derived) */
     dnnl_memory_desc_t md;
     float *data;
     size_t bytes;
@@ -130,6 +131,16 @@ i2ig_status ig_attr_create(dnnl_primitive_attr_t *attr, float out_scale, int sum
  * slot distinguishes several packings of one weight (forward, backward). */
 i2ig_status ig_pack_weights(ig_engine *e, ig_wref w, const dnnl_memory_desc_t *user_md,
                             const dnnl_memory_desc_t *want, const float **out);
+/* Writes, in PyTorch order, a weight derived from w (ctx: what it needs). */
+typedef void (*ig_derive_fn)(const float *w, float *out, const void *ctx);
+/* As ig_pack_weights for a weight derived from w (a convolution's weight
+ * flipped and transposed for its input gradient): derive writes it in
+ * user_md's layout into a scratch buffer, only when the cached copy is older
+ * than w. variant (>= 1) keeps each kind of derived copy apart from w's own
+ * packings, whose layouts can coincide. Needs w's plain data. */
+i2ig_status ig_pack_derived(ig_engine *e, ig_wref w, int variant, const dnnl_memory_desc_t *user_md,
+                            const dnnl_memory_desc_t *want, ig_derive_fn derive, const void *ctx,
+                            const float **out);
 /* dst(dst_md) = src(src_md), through a cached reorder primitive. */
 i2ig_status ig_reorder(ig_engine *e, const dnnl_memory_desc_t *src_md, const void *src,
                        const dnnl_memory_desc_t *dst_md, void *dst);
