@@ -96,13 +96,21 @@ i2ig_status ig_k_conv_fwd_acc(ig_engine *e, const ig_conv_shape *s, const float 
     return conv_fwd(e, s, x, w, b, y, 1);
 }
 
-/* wt[i][o][a][b] = w[o][i][kh-1-a][kw-1-b] */
+typedef struct flip_ctx {
+    const ig_conv_shape *s;
+    int threads;
+} flip_ctx;
+
+/* wt[i][o][a][b] = w[o][i][kh-1-a][kw-1-b]; redone after every weight update,
+ * hence on all threads. */
 static void flip_transpose(const float *w, float *wt, const void *ctx)
 {
-    const ig_conv_shape *s = ctx;
+    const flip_ctx *c = ctx;
+    const ig_conv_shape *s = c->s;
     const size_t k = (size_t)s->kh * (size_t)s->kw;
-    for (int o = 0; o < s->co; o++)
-        for (int i = 0; i < s->ci; i++) {
+#pragma omp parallel for schedule(static) num_threads(c->threads) if (c->threads > 1)
+    for (int i = 0; i < s->ci; i++)
+        for (int o = 0; o < s->co; o++) {
             const float *src = w + ((size_t)o * (size_t)s->ci + (size_t)i) * k;
             float *dst = wt + ((size_t)i * (size_t)s->co + (size_t)o) * k;
             for (size_t j = 0; j < k; j++) dst[j] = src[k - 1 - j];
@@ -125,8 +133,9 @@ static i2ig_status bwd_data_as_fwd(ig_engine *e, const ig_conv_shape *s, const f
     conv_mds m;
     IG_TRY(conv_mds_init(&t, &m));
     const float *wp;
-    IG_TRY(ig_pack_derived(e, w, 1, &m.wplain, ig_prim_md(p, DNNL_ARG_WEIGHTS), flip_transpose, s,
-                           &wp));
+    flip_ctx fc = {s, e->threads};
+    IG_TRY(ig_pack_derived(e, w, 1, &m.wplain, ig_prim_md(p, DNNL_ARG_WEIGHTS), flip_transpose,
+                           &fc, &wp));
     void *ptrs[] = {(void *)dy, (void *)wp, dx};
     return ig_prim_exec(e, p, ptrs);
 }
