@@ -449,8 +449,8 @@ i2ig_status ig_pack_derived(ig_engine *e, ig_wref w, int variant, const dnnl_mem
                             const float **out)
 {
     if (!w.data || variant < 1)
-        return ig_fail(I2IG_ERR_INTERNAL, "derived packing of weight %llu without its data",
-                       (unsigned long long)w.uid);
+        return ig_fail(I2IG_ERR_INTERNAL, "derived packing of weight %llu: %s",
+                       (unsigned long long)w.uid, w.data ? "variant 0" : "no plain data");
     return pack(e, w, variant, user_md, want, derive, ctx, out);
 }
 

@@ -127,8 +127,8 @@ const dnnl_memory_desc_t *ig_prim_md(const ig_prim *p, int arg_id);
 i2ig_status ig_attr_create(dnnl_primitive_attr_t *attr, float out_scale, int sum_post_op);
 
 /* Returns a pointer to w in layout want: w.data itself when user_md already
- * equals want, else a cached copy, repacked whenever w.version changed.
- * slot distinguishes several packings of one weight (forward, backward). */
+ * equals want, else a cached copy, repacked whenever w.version changed (one
+ * copy per layout: forward and backward primitives may want different ones). */
 i2ig_status ig_pack_weights(ig_engine *e, ig_wref w, const dnnl_memory_desc_t *user_md,
                             const dnnl_memory_desc_t *want, const float **out);
 /* Writes, in PyTorch order, a weight derived from w (ctx: what it needs). */
