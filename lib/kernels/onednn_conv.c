@@ -207,8 +207,7 @@ static i2ig_status bwd_weights_exec(ig_engine *e, ig_prim *p, const ig_conv_shap
         st = ig_prim_exec(e, p, ptrs);
     }
     if (st == I2IG_OK && tmp_w) ig_k_add_into(e, nw, dw, tmp_w);
-    if (st == I2IG_OK && tmp_b)
-        for (int i = 0; i < s->co; i++) db[i] += tmp_b[i];
+    if (st == I2IG_OK && tmp_b) ig_k_add_into(e, (size_t)s->co, db, tmp_b);
     ig_engine_release(e, tmp_w, nw);
     ig_engine_release(e, tmp_b, (size_t)s->co);
     return st;

@@ -432,30 +432,6 @@ i2ig_status ig_engine_unpack(ig_engine *e, ig_wref w, float *dst)
 
 static i2ig_status pack(ig_engine *e, ig_wref w, int variant, const dnnl_memory_desc_t *user_md,
                         const dnnl_memory_desc_t *want, ig_derive_fn derive, const void *ctx,
-                        const float **out);
-
-i2ig_status ig_pack_weights(ig_engine *e, ig_wref w, const dnnl_memory_desc_t *user_md,
-                            const dnnl_memory_desc_t *want, const float **out)
-{
-    if (w.data && dnnl_memory_desc_equal(user_md, want)) {
-        *out = w.data;
-        return I2IG_OK;
-    }
-    return pack(e, w, 0, user_md, want, NULL, NULL, out);
-}
-
-i2ig_status ig_pack_derived(ig_engine *e, ig_wref w, int variant, const dnnl_memory_desc_t *user_md,
-                            const dnnl_memory_desc_t *want, ig_derive_fn derive, const void *ctx,
-                            const float **out)
-{
-    if (!w.data || variant < 1)
-        return ig_fail(I2IG_ERR_INTERNAL, "derived packing of weight %llu: %s",
-                       (unsigned long long)w.uid, w.data ? "variant 0" : "no plain data");
-    return pack(e, w, variant, user_md, want, derive, ctx, out);
-}
-
-static i2ig_status pack(ig_engine *e, ig_wref w, int variant, const dnnl_memory_desc_t *user_md,
-                        const dnnl_memory_desc_t *want, ig_derive_fn derive, const void *ctx,
                         const float **out)
 {
     /* Without its plain data (an inference handle dropped it once packed),
@@ -508,4 +484,24 @@ static i2ig_status pack(ig_engine *e, ig_wref w, int variant, const dnnl_memory_
     p->version = w.version;
     *out = p->data;
     return I2IG_OK;
+}
+
+i2ig_status ig_pack_weights(ig_engine *e, ig_wref w, const dnnl_memory_desc_t *user_md,
+                            const dnnl_memory_desc_t *want, const float **out)
+{
+    if (w.data && dnnl_memory_desc_equal(user_md, want)) {
+        *out = w.data;
+        return I2IG_OK;
+    }
+    return pack(e, w, 0, user_md, want, NULL, NULL, out);
+}
+
+i2ig_status ig_pack_derived(ig_engine *e, ig_wref w, int variant, const dnnl_memory_desc_t *user_md,
+                            const dnnl_memory_desc_t *want, ig_derive_fn derive, const void *ctx,
+                            const float **out)
+{
+    if (!w.data || variant < 1)
+        return ig_fail(I2IG_ERR_INTERNAL, "derived packing of weight %llu: %s",
+                       (unsigned long long)w.uid, w.data ? "variant 0" : "no plain data");
+    return pack(e, w, variant, user_md, want, derive, ctx, out);
 }
