@@ -129,6 +129,22 @@ check("conv2d input grad only", "conv2d", [rnd(2, 5, 7, 3), rnd(4, 3, 3, 3), rnd
       conv_ref(1, 1), requires_grad=[True, False, False], ip=(1, 1))
 
 
+def conv_residual_ref(x, w, b, r):
+    return conv_ref(1, 1)(x, w, b) + r
+
+
+# The forward-only path adds the convolution into the residual's buffer
+# (oneDNN's sum post-op); with gradients it is a convolution and an add.
+check("conv2d+residual 32->64 64x64, forward only", "conv2d_residual",
+      [rnd(1, 64, 64, 32), rnd(64, 32, 3, 3, scale=0.1), rnd(64), rnd(1, 64, 64, 64)],
+      conv_residual_ref, requires_grad=[False] * 4, ip=(1, 1), fd=False)
+check("conv2d+residual N2 odd, forward only", "conv2d_residual",
+      [rnd(2, 9, 11, 5), rnd(7, 5, 3, 3), rnd(7), rnd(2, 9, 11, 7)],
+      conv_residual_ref, requires_grad=[False] * 4, ip=(1, 1), fd=False)
+check("conv2d+residual 32->64 64x64, gradients", "conv2d_residual",
+      [rnd(1, 64, 64, 32), rnd(64, 32, 3, 3, scale=0.1), rnd(64), rnd(1, 64, 64, 64)],
+      conv_residual_ref, ip=(1, 1), fd=False)
+
 
 def conv_shared_ref(s0, p0, s1, p1):
     """One weight and bias in two convolutions, outputs flattened and joined:

@@ -69,8 +69,19 @@ static ig_tensor *conv2d_shared(ig_graph *g, ig_tensor **x, igt_io *io)
     return out;
 }
 
+/* conv(x[0], x[1]) + x[2] + x[3] through ig_conv2d_residual; the residual
+ * is copied into a tensor of its own, as the accumulating path (forward
+ * only, convolution added into the residual's buffer) requires. */
+static ig_tensor *conv2d_residual(ig_graph *g, ig_tensor **x, igt_io *io)
+{
+    ig_tensor *res = x[3]->requires_grad ? ig_t_retain(x[3]) : ig_t_new(g, x[3]->ndim, x[3]->shape);
+    if (res && !x[3]->requires_grad) memcpy(res->data, x[3]->data, x[3]->numel * sizeof(float));
+    return ig_conv2d_residual(g, x[0], x[1], x[2], io->ip[0], io->ip[1], res);
+}
+
 static ig_tensor *run(ig_graph *g, const char *op, ig_tensor **x, igt_io *io)
 {
+    if (!strcmp(op, "conv2d_residual")) return conv2d_residual(g, x, io);
     if (!strcmp(op, "conv2d_shared")) return conv2d_shared(g, x, io);
     if (!strcmp(op, "conv2d")) return ig_conv2d(g, x[0], x[1], io->nin > 2 ? x[2] : NULL, io->ip[0], io->ip[1]);
     if (!strcmp(op, "conv1d_circular")) return ig_conv1d_circular(g, x[0], x[1], io->nin > 2 ? x[2] : NULL);
