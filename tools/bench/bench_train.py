@@ -79,12 +79,16 @@ def run_ours(args):
                                                ctypes.byref(m), (vp * 1)(img), 1))
         lib.i2ig_image_free(img)
     times = []
-    for _ in range(args.steps):
+    for i in range(args.steps):
         L = trainer_api.Losses()
         L.struct_size = ctypes.sizeof(L)
+        if args.mark_steps:  # for tools/bench/step_flops.py (oneDNN's verbose lines between)
+            print("# step %d begins" % (i + 1), flush=True)
         s = time.perf_counter()
         capi.check(lib.i2ig_trainer_step(t, ctypes.byref(L)))
         times.append(time.perf_counter() - s)
+        if args.mark_steps:
+            print("# step %d took %.3f s" % (i + 1, times[-1]), flush=True)
     report("ours", times, base, ", generator loss %.3f" % L.generator)
     lib.i2ig_trainer_free(t)
     lib.i2ig_encoder_free(enc)
@@ -175,6 +179,21 @@ def run_torch(args):
     report("torch", times, base, ", generator loss %.3f (torch %s)" % (loss.item(), torch.__version__))
 
 
+def make_encoder(tmp):
+    """A synthetic full-size BiomedCLIP in tmp, converted: (our file, its checkpoint)."""
+    import make_synthetic_biomedclip
+    ckpt, vocab = make_synthetic_biomedclip.make(os.path.join(tmp, "full"), "full", 0)
+    enc = os.path.join(tmp, "encoder.i2ig")
+    subprocess.run([sys.executable, os.path.join(ROOT, "tools", "convert", "biomedclip_to_i2ig.py"),
+                    ckpt, vocab, enc], check=True, stdout=subprocess.DEVNULL)
+    return enc, ckpt
+
+
+def library_env(build):
+    return dict(os.environ, I2IG_LIBRARY=os.path.join(os.path.abspath(build), "lib",
+                                                      "libi2igalip.so.0"))
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--threads", type=int, default=2)
@@ -183,20 +202,16 @@ def main():
     ap.add_argument("--side", choices=("ours", "torch"), help=argparse.SUPPRESS)
     ap.add_argument("--encoder", help=argparse.SUPPRESS)
     ap.add_argument("--checkpoint", help=argparse.SUPPRESS)
+    ap.add_argument("--mark-steps", action="store_true", help=argparse.SUPPRESS)
     args = ap.parse_args()
     if args.side == "ours":
         return run_ours(args)
     if args.side == "torch":
         return run_torch(args)
 
-    import make_synthetic_biomedclip
     with tempfile.TemporaryDirectory(prefix="i2ig-bench-train-") as tmp:
-        ckpt, vocab = make_synthetic_biomedclip.make(os.path.join(tmp, "full"), "full", 0)
-        enc = os.path.join(tmp, "encoder.i2ig")
-        subprocess.run([sys.executable, os.path.join(ROOT, "tools", "convert", "biomedclip_to_i2ig.py"),
-                        ckpt, vocab, enc], check=True, stdout=subprocess.DEVNULL)
-        env = dict(os.environ, I2IG_LIBRARY=os.path.join(os.path.abspath(args.build), "lib",
-                                                         "libi2igalip.so.0"))
+        enc, ckpt = make_encoder(tmp)
+        env = library_env(args.build)
         print("# paper-configuration training step, 2 domains, batch 1, 256x256, ViT-B/16 (synthetic "
               "weights), %d threads; load average %s" % (args.threads, open("/proc/loadavg").read().split()[0]),
               flush=True)
