@@ -69,9 +69,9 @@ static ig_tensor *conv2d_shared(ig_graph *g, ig_tensor **x, igt_io *io)
     return out;
 }
 
-/* conv(x[0], x[1]) + x[2] + x[3] through ig_conv2d_residual; the residual
- * is copied into a tensor of its own, as the accumulating path (forward
- * only, convolution added into the residual's buffer) requires. */
+/* conv(x[0], weight x[1], bias x[2]) + residual x[3] through
+ * ig_conv2d_residual. A residual without gradient is copied into a tensor of
+ * its own: the forward-only path adds the convolution into that buffer. */
 static ig_tensor *conv2d_residual(ig_graph *g, ig_tensor **x, igt_io *io)
 {
     ig_tensor *res = x[3]->requires_grad ? ig_t_retain(x[3]) : ig_t_new(g, x[3]->ndim, x[3]->shape);
