@@ -179,6 +179,34 @@ def run_torch(args):
     report("torch", times, base, ", generator loss %.3f (torch %s)" % (loss.item(), torch.__version__))
 
 
+def measure_roof(threads, n=1024, reps=10):
+    """Median GFLOP/s of dnnl_sgemm n^3 (the library the kernels use), in this
+    process: it must be one where nothing has set up OpenMP yet (an earlier
+    torch import left the parent's sgemm on one thread)."""
+    import numpy as np
+    os.environ["OMP_NUM_THREADS"] = str(threads)  # before libgomp initialises
+    dnnl = ctypes.CDLL("libdnnl.so.2")
+    f = dnnl.dnnl_sgemm
+    i64, fl, ptr = ctypes.c_int64, ctypes.c_float, ctypes.c_void_p
+    f.argtypes = [ctypes.c_char, ctypes.c_char, i64, i64, i64, fl, ptr, i64, ptr, i64, fl, ptr, i64]
+    a = np.random.default_rng(0).standard_normal((n, n)).astype(np.float32)
+    b, c = a.copy(), np.zeros_like(a)
+    times = []
+    for _ in range(reps + 1):
+        s = time.perf_counter()
+        f(b"N", b"N", n, n, n, 1.0, a.ctypes.data, n, b.ctypes.data, n, 0.0, c.ctypes.data, n)
+        times.append(time.perf_counter() - s)
+    return 2.0 * n ** 3 / statistics.median(times[1:]) / 1e9
+
+
+def sgemm_roof(threads):
+    """The machine's sgemm roof (GFLOP/s), measured in a fresh process."""
+    out = subprocess.run([sys.executable, os.path.abspath(__file__), "--side", "roof",
+                          "--threads", str(threads)], check=True, stdout=subprocess.PIPE,
+                         text=True).stdout
+    return float(out.split()[-1])
+
+
 def make_encoder(tmp):
     """A synthetic full-size BiomedCLIP in tmp, converted: (our file, its checkpoint)."""
     import make_synthetic_biomedclip
@@ -199,7 +227,7 @@ def main():
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--steps", type=int, default=5)
     ap.add_argument("--build", default=os.path.join(ROOT, "build"))
-    ap.add_argument("--side", choices=("ours", "torch"), help=argparse.SUPPRESS)
+    ap.add_argument("--side", choices=("ours", "torch", "roof"), help=argparse.SUPPRESS)
     ap.add_argument("--encoder", help=argparse.SUPPRESS)
     ap.add_argument("--checkpoint", help=argparse.SUPPRESS)
     ap.add_argument("--mark-steps", action="store_true", help=argparse.SUPPRESS)
@@ -208,6 +236,9 @@ def main():
         return run_ours(args)
     if args.side == "torch":
         return run_torch(args)
+    if args.side == "roof":
+        print("%.1f" % measure_roof(args.threads))
+        return None
 
     with tempfile.TemporaryDirectory(prefix="i2ig-bench-train-") as tmp:
         enc, ckpt = make_encoder(tmp)
@@ -217,8 +248,13 @@ def main():
               flush=True)
         common = [sys.executable, os.path.abspath(__file__), "--threads", str(args.threads),
                   "--steps", str(args.steps), "--encoder", enc, "--checkpoint", ckpt]
+        roof0 = sgemm_roof(args.threads)
         subprocess.run(common + ["--side", "ours"], env=env, check=True)
         subprocess.run(common + ["--side", "torch"], env=env, check=True)
+        # The machine's speed, to read the times against (tools/bench/step_flops.py
+        # turns it into the least time the step's arithmetic can take).
+        print("# sgemm roof (dnnl_sgemm 1024^3, %d threads): %.1f GFLOP/s before, %.1f after"
+              % (args.threads, roof0, sgemm_roof(args.threads)), flush=True)
 
 
 if __name__ == "__main__":

@@ -24,36 +24,16 @@ usage: /usr/bin/python3 tools/bench/step_flops.py [--steps 3] [--threads 2] [--b
 """
 import argparse
 import collections
-import ctypes
 import os
 import re
 import statistics
 import subprocess
 import sys
 import tempfile
-import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 import bench_train  # noqa: E402  (after the path)
-
-
-def sgemm_roof(threads, n=1024, reps=10):
-    """Median GFLOP/s of dnnl_sgemm n^3 (the same library the kernels use)."""
-    import numpy as np
-    os.environ["OMP_NUM_THREADS"] = str(threads)  # before libgomp initialises
-    dnnl = ctypes.CDLL("libdnnl.so.2")
-    f = dnnl.dnnl_sgemm
-    i64, fl, ptr = ctypes.c_int64, ctypes.c_float, ctypes.c_void_p
-    f.argtypes = [ctypes.c_char, ctypes.c_char, i64, i64, i64, fl, ptr, i64, ptr, i64, fl, ptr, i64]
-    a = np.random.default_rng(0).standard_normal((n, n)).astype(np.float32)
-    b, c = a.copy(), np.zeros_like(a)
-    times = []
-    for _ in range(reps + 1):
-        s = time.perf_counter()
-        f(b"N", b"N", n, n, n, 1.0, a.ctypes.data, n, b.ctypes.data, n, 0.0, c.ctypes.data, n)
-        times.append(time.perf_counter() - s)
-    return 2.0 * n ** 3 / statistics.median(times[1:]) / 1e9
 
 
 def flops(prim, desc):
@@ -105,7 +85,7 @@ def main():
     args = ap.parse_args()
     if args.steps < 2:
         ap.error("--steps: at least 2 (the first step is left out)")
-    roof0 = sgemm_roof(args.threads)
+    roof0 = bench_train.sgemm_roof(args.threads)
     with tempfile.TemporaryDirectory(prefix="i2ig-step-flops-") as tmp:
         enc, ckpt = bench_train.make_encoder(tmp)
         env = bench_train.library_env(args.build)
@@ -113,7 +93,7 @@ def main():
         cmd = [sys.executable, bench_train.__file__, "--side", "ours", "--threads", str(args.threads),
                "--steps", str(args.steps), "--encoder", enc, "--checkpoint", ckpt, "--mark-steps"]
         out = subprocess.run(cmd, env=env, check=True, stdout=subprocess.PIPE, text=True).stdout
-    roof1 = sgemm_roof(args.threads)
+    roof1 = bench_train.sgemm_roof(args.threads)
     roof = max(roof0, roof1)
     steps = parse(out.splitlines())
     if not steps:
