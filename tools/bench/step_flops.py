@@ -128,10 +128,9 @@ def main():
     print("FLOPs per step: %.1f GFLOP (convolutions and matrix products)" % (total_fl / 1e9))
     print("at 100 %% of the roof they take %.2f s: the floor for an fp32 step with these algorithms "
           "on this machine" % floor)
+    arith_s = sum(mean("kinds", x, 1) for x in kinds if mean("kinds", x, 2)) / 1e3
     print("our kernels took %.2f s for them (%.0f %% of the roof on average); the whole step %.2f s"
-          % (sum(mean("kinds", x, 1) for x in kinds if mean("kinds", x, 2)) / 1e3,
-             100 * total_fl / 1e9 / roof / (sum(mean("kinds", x, 1) for x in kinds
-                                                if mean("kinds", x, 2)) / 1e3), wall))
+          % (arith_s, 100 * floor / arith_s, wall))
     print()
     print("most expensive shapes (ms per step, calls, GFLOP/s):")
     shapes = sorted({key for s in steps for key in s["shapes"]}, key=lambda x: -mean("shapes", x, 1))
