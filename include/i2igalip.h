@@ -48,7 +48,7 @@ extern "C" {
 #define I2IG_VERSION_MAJOR 0
 /** Minor version: bumped by additions (functions, status codes, fields at
  *  the end of option structs). */
-#define I2IG_VERSION_MINOR 1
+#define I2IG_VERSION_MINOR 2
 /** Patch version: fixes without interface change. */
 #define I2IG_VERSION_PATCH 0
 /** MAJOR*10000 + MINOR*100 + PATCH, as returned by i2ig_version(). */
@@ -846,6 +846,12 @@ I2IG_API i2ig_status i2ig_trainer_get_config(const i2ig_trainer *trainer,
 I2IG_API size_t i2ig_trainer_domain_count(const i2ig_trainer *trainer);
 /** Name of the index-th training domain, NULL when out of range. */
 I2IG_API const char *i2ig_trainer_domain_name(const i2ig_trainer *trainer, size_t index);
+/**
+ * Slices in the index-th training domain (every slice of every image added
+ * to it, in the order they were added), 0 when out of range.
+ * @since 0.2
+ */
+I2IG_API size_t i2ig_trainer_domain_slices(const i2ig_trainer *trainer, size_t index);
 
 /**
  * Previews the model being trained: the first n slices of the source
@@ -859,6 +865,21 @@ I2IG_API i2ig_status i2ig_trainer_preview(i2ig_trainer *trainer, const char *sou
                                           const char *target, size_t n, int use_ema,
                                           size_t *side, float *input, float *translation,
                                           float *cycle);
+
+/**
+ * i2ig_trainer_preview() of chosen slices of the source domain: slices[i]
+ * counts the domain's slices in the order they were added (below
+ * i2ig_trainer_domain_slices(); I2IG_ERR_OUT_OF_RANGE otherwise), repeats
+ * allowed, 1 <= n <= 64. slices may be NULL only when input is NULL (asking
+ * for the side). A preview spread through a stack shows more than its first
+ * slices, which are often the least typical (the edge of a volume).
+ * @since 0.2
+ */
+I2IG_API i2ig_status i2ig_trainer_preview_slices(i2ig_trainer *trainer, const char *source,
+                                                 const char *target, const size_t *slices,
+                                                 size_t n, int use_ema, size_t *side,
+                                                 float *input, float *translation,
+                                                 float *cycle);
 
 /**
  * Writes a checkpoint atomically: generator (trained and EMA weights),

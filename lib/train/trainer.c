@@ -351,9 +351,15 @@ static i2ig_status find_train_domain(const i2ig_trainer *t, const char *name, si
     return ig_fail(I2IG_ERR_UNKNOWN_DOMAIN, "domain '%s' has no training images", name);
 }
 
-i2ig_status i2ig_trainer_preview(i2ig_trainer *t, const char *source, const char *target, size_t n,
-                                 int use_ema, size_t *side, float *input, float *translation,
-                                 float *cycle)
+size_t i2ig_trainer_domain_slices(const i2ig_trainer *t, size_t index)
+{
+    return (t && index < t->n_domains) ? t->domains[index].pool.n : 0;
+}
+
+/* slices == NULL: the first n. */
+static i2ig_status preview(i2ig_trainer *t, const char *source, const char *target,
+                           const size_t *slices, size_t n, int use_ema, size_t *side, float *input,
+                           float *translation, float *cycle)
 {
     if (!t || !source || !target || !side)
         return ig_fail(I2IG_ERR_INVALID_ARGUMENT, "trainer_preview: NULL argument");
@@ -365,15 +371,19 @@ i2ig_status i2ig_trainer_preview(i2ig_trainer *t, const char *source, const char
     int s = ig_pool_patch_side(pool, t->cfg.crop_size, mult);
     *side = (size_t)s;
     if (!input) return I2IG_OK;
-    if (!translation || !cycle || n < 1 || n > pool->n || n > 64)
+    if (!translation || !cycle || n < 1 || (!slices && n > pool->n) || n > 64)
         return ig_fail(I2IG_ERR_INVALID_ARGUMENT, "trainer_preview: %zu samples (pool has %zu, at most 64)",
                        n, pool->n);
-    /* The first n slices in storage order, centred: a private pool view
-     * with its own order so the training passes are untouched. */
+    for (size_t i = 0; slices && i < n; i++)
+        if (slices[i] >= pool->n)
+            return ig_fail(I2IG_ERR_OUT_OF_RANGE, "trainer_preview: slice %zu of domain '%s', which has %zu",
+                           slices[i], source, pool->n);
+    /* The chosen slices, centred: a private pool view with its own order so
+     * the training passes are untouched. */
     ig_pool view = *pool;
     uint32_t *order = malloc(n * sizeof *order);
     if (!order) return ig_fail(I2IG_ERR_OUT_OF_MEMORY, "preview");
-    for (size_t i = 0; i < n; i++) order[i] = (uint32_t)i;
+    for (size_t i = 0; i < n; i++) order[i] = (uint32_t)(slices ? slices[i] : i);
     view.order = order;
     view.pos = 0;
     ig_rng unused;
@@ -400,4 +410,19 @@ i2ig_status i2ig_trainer_preview(i2ig_trainer *t, const char *source, const char
     ig_engine_leave(ts);
     if (use_ema) swap_ema(t);
     return st;
+}
+
+i2ig_status i2ig_trainer_preview(i2ig_trainer *t, const char *source, const char *target, size_t n,
+                                 int use_ema, size_t *side, float *input, float *translation,
+                                 float *cycle)
+{
+    return preview(t, source, target, NULL, n, use_ema, side, input, translation, cycle);
+}
+
+i2ig_status i2ig_trainer_preview_slices(i2ig_trainer *t, const char *source, const char *target,
+                                        const size_t *slices, size_t n, int use_ema, size_t *side,
+                                        float *input, float *translation, float *cycle)
+{
+    if (input && !slices) return ig_fail(I2IG_ERR_INVALID_ARGUMENT, "trainer_preview_slices: NULL slices");
+    return preview(t, source, target, slices, n, use_ema, side, input, translation, cycle);
 }

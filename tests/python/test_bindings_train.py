@@ -216,6 +216,28 @@ class Training(unittest.TestCase):
             x, y, c = t.preview("T1", "CT", 2)
             self.assertEqual(x.shape, (2, 32, 32))
             self.assertTrue(0 <= x.min() and x.max() <= 1)
+            # Chosen slices: the same rows as the first n, in the order asked.
+            n = t.domain_slices("T1")
+            self.assertEqual(n, len(DATA["T1"]))
+            x3, y3, c3 = t.preview("T1", "CT", 3)
+            xs, ys, cs = t.preview("T1", "CT", slices=[2, 0, 2])
+            for got, want in ((xs, x3), (ys, y3), (cs, c3)):
+                np.testing.assert_array_equal(got, want[[2, 0, 2]])
+            # The input is the centre of the chosen slice, mapped to [0, 1]
+            # (percentiles 1..99 of the slice, numpy's linear rule).
+            got = t.preview("T1", "CT", slices=[n - 1])[0][0]
+            sl = DATA["T1"][n - 1].astype(np.float64)
+            lo, hi = np.percentile(sl, (1, 99))
+            h, w = sl.shape
+            y0, x0 = -int((32 - h) / 2), -int((32 - w) / 2)  # C's division, towards zero
+            want = np.clip((sl[y0:y0 + 32, x0:x0 + 32] - lo) / (hi - lo), 0, 1)
+            np.testing.assert_allclose(got, want, atol=1e-6)
+            with self.assertRaises(i2igalip.Error) as cm:
+                t.preview("T1", "CT", slices=[n])
+            self.assertEqual(cm.exception.status, capi.ERR_OUT_OF_RANGE)
+            self.assertIn("slice %d" % n, cm.exception.message)
+            with self.assertRaises(KeyError):
+                t.domain_slices("MRA")
             path = os.path.join(TMP, "ema.i2ig")
             t.export_generator(path)
         with i2igalip.Generator.load(path) as g:

@@ -268,34 +268,37 @@ static void write_plot(run_state *r)
 static void write_samples(run_state *r, int64_t step)
 {
     if (!r->log_dir || r->n_domains < 2) return;
-    /* Rows: up to 4 slices of each direction between the first two
-     * domains; columns: input | translation | cycle. */
-    size_t side;
+    /* Rows: up to 3 slices of each direction between the first two domains,
+     * from the middles of equal parts of each stack (the first slices are
+     * the edge of a volume: neck or vertex); columns: input | translation |
+     * cycle. */
+    enum { PER = 3 };
+    size_t side, n, rows = 0;
     if (i2ig_trainer_preview(r->t, r->names[0], r->names[1], 1, 1, &side, NULL, NULL, NULL)) return;
-    size_t per = 2, n = side * side;
-    float *tiles = malloc(2 * per * 3 * n * sizeof(float)), *buf = malloc(3 * per * n * sizeof(float));
+    n = side * side;
+    float *tiles = malloc(2 * PER * 3 * n * sizeof(float)), *buf = malloc(3 * PER * n * sizeof(float));
     int ok = tiles && buf;
     for (int dir = 0; ok && dir < 2; dir++) {
         const char *s = r->names[dir], *t = r->names[1 - dir];
-        size_t side2;
-        i2ig_trainer_preview(r->t, s, t, 1, 1, &side2, NULL, NULL, NULL);
-        if (side2 != side) {
+        size_t total = 0, side2, idx[PER];
+        for (size_t d = 0; d < i2ig_trainer_domain_count(r->t); d++)
+            if (!strcmp(i2ig_trainer_domain_name(r->t, d), s)) total = i2ig_trainer_domain_slices(r->t, d);
+        size_t per = total < PER ? total : PER;
+        for (size_t k = 0; k < per; k++) idx[k] = (2 * k + 1) * total / (2 * per);
+        if (!per || i2ig_trainer_preview_slices(r->t, s, t, idx, per, 1, &side2, NULL, NULL, NULL) ||
+            side2 != side ||
+            i2ig_trainer_preview_slices(r->t, s, t, idx, per, 1, &side, buf, buf + per * n, buf + 2 * per * n)) {
             ok = 0;
             break;
         }
-        if (i2ig_trainer_preview(r->t, s, t, per, 1, &side, buf, buf + per * n, buf + 2 * per * n)) {
-            ok = 0;
-            break;
-        }
-        for (size_t k = 0; k < per; k++)
+        for (size_t k = 0; k < per; k++, rows++)
             for (int c = 0; c < 3; c++)
-                memcpy(tiles + (((size_t)dir * per + k) * 3 + (size_t)c) * n, buf + ((size_t)c * per + k) * n,
-                       n * sizeof(float));
+                memcpy(tiles + (rows * 3 + (size_t)c) * n, buf + ((size_t)c * per + k) * n, n * sizeof(float));
     }
     if (ok) {
         char path[1024];
         snprintf(path, sizeof path, "%s/samples-%06lld.png", r->log_dir, (long long)step);
-        plot_grid(path, tiles, (int)(2 * per), 3, side);
+        plot_grid(path, tiles, (int)rows, 3, side);
     }
     free(tiles);
     free(buf);

@@ -21,7 +21,7 @@ import importlib
 
 from . import weights  # noqa: F401  (pure Python: needs no C library)
 
-__version__ = "0.1.0"
+__version__ = "0.2.0"
 
 # The C library is opened on first use of a name that needs it, so that
 # `from i2igalip import weights` (the converters, the format tests) never

@@ -349,6 +349,8 @@ _decls = {
     "i2ig_trainer_domain_count": (_s, [_vp]),
     "i2ig_trainer_domain_name": (_cp, [_vp, _s]),
     "i2ig_trainer_preview": (_st, [_vp, _cp, _cp, _s, _i, _ps, _f, _f, _f]),
+    "i2ig_trainer_domain_slices": (_s, [_vp, _s]),
+    "i2ig_trainer_preview_slices": (_st, [_vp, _cp, _cp, _ps, _s, _i, _ps, _f, _f, _f]),
     "i2ig_trainer_save_checkpoint": (_st, [_vp, _cp]),
     "i2ig_trainer_load_checkpoint": (_st, [_cp, _vp, _pvp]),
     "i2ig_trainer_export_generator": (_st, [_vp, _cp, _i]),

@@ -205,20 +205,38 @@ class Trainer(Handle):
             n = capi.lib.i2ig_trainer_domain_count(self._h)
             return [capi.lib.i2ig_trainer_domain_name(self._h, i).decode() for i in range(n)]
 
-    def preview(self, source, target, n=1, use_ema=True):
-        """(input, translation, cycle): the first n slices of the source
-        pool (centred, padded to the training patch side), their translation
-        to target and the cycle back, each (n, side, side) in [0, 1]. Uses no
-        training randomness."""
+    def domain_slices(self, name):
+        """Slices in the training domain `name` (every slice of every image
+        added to it)."""
+        with self._lock:
+            names = self.domains
+            if name not in names:
+                raise KeyError("no training domain %r (have %s)" % (name, ", ".join(names)))
+            return capi.lib.i2ig_trainer_domain_slices(self._h, names.index(name))
+
+    def preview(self, source, target, n=1, use_ema=True, slices=None):
+        """(input, translation, cycle): slices of the source pool (centred,
+        padded to the training patch side), their translation to target and
+        the cycle back, each (n, side, side) in [0, 1]. The first n slices,
+        or with `slices` those (indices in the order the domain's slices
+        were added; n is then their count). Uses no training randomness."""
         side = ctypes.c_size_t()
         src, tgt = cstr(source, "source"), cstr(target, "target")
+        if slices is not None:
+            idx = np.ascontiguousarray(slices, dtype=np.uintp).reshape(-1)
+            n = idx.size
         with self._locked():
             capi.check(capi.lib.i2ig_trainer_preview(self._h, src, tgt, n, int(bool(use_ema)),
                                                      ctypes.byref(side), None, None, None))
             outs = [np.empty((n, side.value, side.value), np.float32) for _ in range(3)]
-            capi.check(capi.lib.i2ig_trainer_preview(
-                self._h, src, tgt, n, int(bool(use_ema)), ctypes.byref(side),
-                *[o.ctypes.data_as(capi.c_float_p) for o in outs]))
+            ptrs = [o.ctypes.data_as(capi.c_float_p) for o in outs]
+            if slices is None:
+                capi.check(capi.lib.i2ig_trainer_preview(
+                    self._h, src, tgt, n, int(bool(use_ema)), ctypes.byref(side), *ptrs))
+            else:
+                capi.check(capi.lib.i2ig_trainer_preview_slices(
+                    self._h, src, tgt, idx.ctypes.data_as(ctypes.POINTER(ctypes.c_size_t)), n,
+                    int(bool(use_ema)), ctypes.byref(side), *ptrs))
         return tuple(outs)
 
     def save_checkpoint(self, path):
