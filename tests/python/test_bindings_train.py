@@ -77,7 +77,7 @@ class Training(unittest.TestCase):
         tool_model = os.path.join(TMP, "tool.i2ig")
         log = os.path.join(TMP, "log")
         u.run_tool("train", "--encoder", ENC, "--out", tool_model, "--log", log,
-                   "--sample-every", "0", "--quiet", "--steps", STEPS, "--batch", 1, "--crop", 32,
+                   "--sample-every", STEPS, "--quiet", "--steps", STEPS, "--batch", 1, "--crop", 32,
                    "--seed", SEED, "--threads", 1, "--model-channels", 32, "--channel-mult", "1,1",
                    "--res-blocks", 1, "--attention", 2, "--classes", 2,
                    "--domain", "T1=" + FILES["T1"], "--domain", "CT=" + FILES["CT"],
@@ -91,6 +91,14 @@ class Training(unittest.TestCase):
                 self.trainer(images={"T1": DATA["T1"], "CT": ct_img}) as t:
             self.assertEqual(t.domains, ["T1", "CT"])
             self.assertEqual(t.run(progress=seen.append), STEPS)
+            # The tool's sample grid at the last step: per direction, three
+            # slices from the middles of three equal parts of the stack
+            # (4 slices: 0, 2, 3), columns input | translation | cycle, the
+            # same pixels as the bindings' preview of those slices.
+            want = []
+            for src, tgt in (("T1", "CT"), ("CT", "T1")):
+                n = t.domain_slices(src)
+                want += list(zip(*t.preview(src, tgt, slices=[(2 * k + 1) * n // 6 for k in range(3)])))
             py_model = os.path.join(TMP, "py.i2ig")
             t.export_generator(py_model)
         self.assertEqual([l.step for l in seen], list(range(1, STEPS + 1)))
@@ -106,6 +114,18 @@ class Training(unittest.TestCase):
             for k in ("generator", "discriminator", "adversarial", "cycle", "identity", "clip",
                       "encoding", "lr"):
                 self.assertEqual(row[k], "%.8g" % getattr(l, k), (l.step, k))
+        grid = i2igalip.image.load(os.path.join(log, "samples-%06d.png" % STEPS))
+        side, gap = 32, 2
+        self.assertEqual(grid.shape[-2:], (6 * (side + gap) + gap, 3 * (side + gap) + gap))
+        grid = grid.reshape(grid.shape[-2:])
+        for r, row in enumerate(want):
+            for c, tile in enumerate(row):
+                y, x = gap + r * (side + gap), gap + c * (side + gap)
+                px = grid[y:y + side, x:x + side].astype(np.float64)
+                # u8 of clip(v) * 255 rounded; one level of slack for the
+                # rounding of a value that lands on a half.
+                np.testing.assert_allclose(px, np.round(np.clip(tile, 0, 1) * 255), atol=1.0,
+                                           err_msg="row %d column %d" % (r, c))
         # The losses are real numbers of the documented scale.
         self.assertTrue(all(np.isfinite(l.generator) and l.discriminator > 0 for l in seen))
         self.assertEqual(seen[0].lr, 2e-4)
