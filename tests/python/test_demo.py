@@ -45,12 +45,19 @@ for f in tifs:
     m = re.match(r"(\w+)-to-(\w+)-slice(\d+)\.tif$", f)
     a, b, z = m.group(1), m.group(2), int(m.group(3))
     one = os.path.join(tmp, "%s-%d.tif" % (a, z))
-    tifffile.imwrite(one, tifffile.imread(os.path.join(data, stacks[a]))[z])
+    # The demo translates in float (same values as the file's pixels).
+    tifffile.imwrite(one, tifffile.imread(os.path.join(data, stacks[a]))[z].astype(np.float32))
     ref = os.path.join(tmp, "%s-%d-ref.tif" % (a, z))
     t = subprocess.run([tool, "translate", "--model", model, "--from", a, "--to", b, "--threads", "2",
                         "--quiet", one, ref], capture_output=True, text=True)
     same = t.returncode == 0 and np.array_equal(tifffile.imread(ref), tifffile.imread(os.path.join(out, f)))
     check("%s equals i2ig translate of the same slice" % f, same, t.stderr[-300:])
+    # Not clipped to the input's dtype: the PD range of the model (0..777)
+    # is beyond the 8-bit T1 input's; the PD brain sits above 255.
+    if b == "PD":
+        out_px = tifffile.imread(os.path.join(out, f))
+        check("%s is float and goes above 255" % f, out_px.dtype == np.float32 and
+              float(out_px.max()) > 255, "%s max %s" % (out_px.dtype, out_px.max()))
 shutil.rmtree(tmp)
 print("failures:", fails)
 sys.exit(1 if fails else 0)

@@ -5,6 +5,7 @@
  * to the source domain), each translation as its own PNG and as a TIFF in
  * the input's pixel type, and printing how long it took and how closely the
  * round trip returns to the input (PSNR / SSIM, i2ig_image_compare). */
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -70,6 +71,32 @@ static i2ig_status save_png(const i2ig_image *slice, double lo, double hi, const
     return st;
 }
 
+/* A float copy of one slice, same values. Translations run in float:
+ * written back in the input's dtype, a translation to a domain whose range
+ * exceeds it would be clipped (8-bit T1 to PD's 0..777 loses 60 % of the
+ * pixels to 255), and so would the cycle back. */
+static i2ig_status to_f32(const i2ig_image *slice, i2ig_image **out)
+{
+    size_t w = i2ig_image_width(slice), h = i2ig_image_height(slice), n = w * h;
+    i2ig_status st = i2ig_image_create(I2IG_DTYPE_F32, w, h, 1, out);
+    if (st != I2IG_OK) return st;
+    float *dst = i2ig_image_data(*out, 0);
+    const void *src = i2ig_image_const_data(slice, 0);
+    for (size_t i = 0; i < n; i++) switch (i2ig_image_dtype(slice)) {
+        case I2IG_DTYPE_U8: dst[i] = ((const unsigned char *)src)[i]; break;
+        case I2IG_DTYPE_U16: dst[i] = ((const uint16_t *)src)[i]; break;
+        case I2IG_DTYPE_I16: dst[i] = ((const int16_t *)src)[i]; break;
+        case I2IG_DTYPE_F32: dst[i] = ((const float *)src)[i]; break;
+        default:
+            i2ig_image_free(*out);
+            *out = NULL;
+            return I2IG_ERR_DTYPE;
+        }
+    double sx, sy;
+    i2ig_image_spacing(slice, &sx, &sy);
+    return i2ig_image_set_spacing(*out, sx, sy);
+}
+
 static i2ig_status run_direction(i2ig_generator *g, const direction *d, const char *data,
                                  const char *out)
 {
@@ -88,9 +115,11 @@ static i2ig_status run_direction(i2ig_generator *g, const direction *d, const ch
            i2ig_dtype_name(i2ig_image_dtype(stack)));
     for (int r = 0; st == I2IG_OK && r < 3; r++) {
         size_t z = (size_t)(d->picks[r] * (double)n);
-        i2ig_image *in = NULL, *fwd = NULL, *back = NULL;
+        i2ig_image *in = NULL, *fwd = NULL, *back = NULL, *slice = NULL;
         i2ig_metrics m = {sizeof m, 0, 0, 0};
-        st = i2ig_image_extract_slice(stack, z, &in);
+        st = i2ig_image_extract_slice(stack, z, &slice);
+        if (st == I2IG_OK) st = to_f32(slice, &in);
+        i2ig_image_free(slice);
         double t0 = tool_now();
         if (st == I2IG_OK) st = i2ig_translate_image(g, d->from, d->to, in, &fwd);
         double t1 = tool_now();
