@@ -2,9 +2,10 @@
  * scans with the bundled demo model (MR T1 <-> MR PD, trained by the project
  * with `i2ig train`: examples/models/README.md) and translates each result
  * back, writing for every direction a PNG panel (input | translation | back
- * to the source domain), each translation as its own PNG and as a TIFF in
- * the input's pixel type, and printing how long it took and how closely the
- * round trip returns to the input (PSNR / SSIM, i2ig_image_compare). */
+ * to the source domain), each translation as its own PNG and as a float32
+ * TIFF (the target's range, unclipped), and printing how long it took and
+ * how closely the round trip returns to the input (PSNR / SSIM,
+ * i2ig_image_compare). */
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
