@@ -6,7 +6,6 @@
  * TIFF (the target's range, unclipped), and printing how long it took and
  * how closely the round trip returns to the input (PSNR / SSIM,
  * i2ig_image_compare). */
-#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -82,17 +81,7 @@ static i2ig_status to_f32(const i2ig_image *slice, i2ig_image **out)
     i2ig_status st = i2ig_image_create(I2IG_DTYPE_F32, w, h, 1, out);
     if (st != I2IG_OK) return st;
     float *dst = i2ig_image_data(*out, 0);
-    const void *src = i2ig_image_const_data(slice, 0);
-    for (size_t i = 0; i < n; i++) switch (i2ig_image_dtype(slice)) {
-        case I2IG_DTYPE_U8: dst[i] = ((const unsigned char *)src)[i]; break;
-        case I2IG_DTYPE_U16: dst[i] = ((const uint16_t *)src)[i]; break;
-        case I2IG_DTYPE_I16: dst[i] = ((const int16_t *)src)[i]; break;
-        case I2IG_DTYPE_F32: dst[i] = ((const float *)src)[i]; break;
-        default:
-            i2ig_image_free(*out);
-            *out = NULL;
-            return I2IG_ERR_DTYPE;
-        }
+    for (size_t i = 0; i < n; i++) dst[i] = (float)tool_pixel(slice, 0, i);
     double sx, sy;
     i2ig_image_spacing(slice, &sx, &sy);
     return i2ig_image_set_spacing(*out, sx, sy);

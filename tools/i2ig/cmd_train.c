@@ -139,17 +139,6 @@ static i2ig_status load_path(dom *d, const char *path)
     return st;
 }
 
-static double pixel(const i2ig_image *im, size_t slice, size_t i)
-{
-    const void *p = i2ig_image_const_data(im, slice);
-    switch (i2ig_image_dtype(im)) {
-    case I2IG_DTYPE_U8: return ((const uint8_t *)p)[i];
-    case I2IG_DTYPE_U16: return ((const uint16_t *)p)[i];
-    case I2IG_DTYPE_I16: return ((const int16_t *)p)[i];
-    default: return ((const float *)p)[i];
-    }
-}
-
 static int cmp_double(const void *a, const void *b)
 {
     double x = *(const double *)a, y = *(const double *)b;
@@ -172,7 +161,7 @@ static void auto_mapping(dom *d)
         double *v = malloc(n * sizeof *v);
         for (size_t s = 0; v && p995 && s < i2ig_image_slices(im); s++) {
             for (size_t i = 0; i < n; i++) {
-                v[i] = pixel(im, s, i);
+                v[i] = tool_pixel(im, s, i);
                 if (v[i] < mn) mn = v[i];
             }
             qsort(v, n, sizeof *v, cmp_double);

@@ -1,6 +1,7 @@
 #include "toolutil.h"
 
 #include <errno.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -67,4 +68,15 @@ const char *tool_output_format_problem(const char *path, i2ig_dtype dtype, size_
                "float data";
     }
     return "the output name must end in .png, .tif or .tiff";
+}
+
+double tool_pixel(const i2ig_image *image, size_t slice, size_t i)
+{
+    const void *p = i2ig_image_const_data(image, slice);
+    switch (i2ig_image_dtype(image)) {
+    case I2IG_DTYPE_U8: return ((const uint8_t *)p)[i];
+    case I2IG_DTYPE_U16: return ((const uint16_t *)p)[i];
+    case I2IG_DTYPE_I16: return ((const int16_t *)p)[i];
+    default: return ((const float *)p)[i];
+    }
 }

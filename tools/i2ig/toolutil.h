@@ -20,5 +20,7 @@ void tool_error(const char *cmd, i2ig_status st);
  * this dtype and slice count (PNG: one u8/u16 slice; TIFF: anything), else
  * why not (static text). */
 const char *tool_output_format_problem(const char *path, i2ig_dtype dtype, size_t slices);
+/* Pixel i of a slice as a number (images hold u8, u16, i16 or f32). */
+double tool_pixel(const i2ig_image *image, size_t slice, size_t i);
 
 #endif
