@@ -269,9 +269,8 @@ static void write_samples(run_state *r, int64_t step)
     int ok = tiles && buf;
     for (int dir = 0; ok && dir < 2; dir++) {
         const char *s = r->names[dir], *t = r->names[1 - dir];
-        size_t total = 0, side2, idx[PER];
-        for (size_t d = 0; d < i2ig_trainer_domain_count(r->t); d++)
-            if (!strcmp(i2ig_trainer_domain_name(r->t, d), s)) total = i2ig_trainer_domain_slices(r->t, d);
+        /* names[k] is the trainer's domain k */
+        size_t total = i2ig_trainer_domain_slices(r->t, (size_t)dir), side2, idx[PER];
         size_t per = total < PER ? total : PER;
         for (size_t k = 0; k < per; k++) idx[k] = (2 * k + 1) * total / (2 * per);
         if (!per || i2ig_trainer_preview_slices(r->t, s, t, idx, per, 1, &side2, NULL, NULL, NULL) ||
